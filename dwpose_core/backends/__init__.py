@@ -1,0 +1,106 @@
+"""Backend selection and the process-wide model cache.
+
+``load_model(path, backend=..., ...)`` returns an :class:`InferenceModel`,
+created once per process per (file, backend, device, precision, providers)
+and shared thread-safely. ``backend="auto"`` resolves with
+:func:`choose_backend`; the choice is logged once and kept on ``model.info``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from .base import BackendError, BackendInfo, InferenceModel
+
+__all__ = ["BackendError", "BackendInfo", "InferenceModel", "load_model", "release_all", "choose_backend"]
+
+log = logging.getLogger("dwpose")
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+_cache: dict[tuple, InferenceModel] = {}
+_lock = threading.Lock()
+_reported: set[tuple] = set()
+
+
+def choose_backend(path: Union[str, Path], device: Optional[str] = None) -> str:
+    """Pick the backend for ``backend="auto"``.
+
+    torch on an accelerator torch can see; else ONNX Runtime (which itself
+    picks its best provider). ``.pth`` checkpoints need torch.
+    """
+    path = Path(path)
+    if path.suffix in (".pth", ".pt", ".safetensors"):
+        return "torch"
+    try:
+        from . import torch_backend  # noqa: F401  (absent until the torch backend exists)
+    except ImportError:
+        return "onnxruntime"
+    if torch_backend.accelerator_available(device):
+        return "torch"
+    return "onnxruntime"
+
+
+def load_model(
+    path: Union[str, Path],
+    *,
+    backend: str = "auto",
+    device: Optional[str] = None,
+    precision: str = "fp32",
+    providers: Union[str, Sequence[str]] = "auto",
+) -> InferenceModel:
+    """Load (or reuse) the model in ``path`` on the chosen backend."""
+    path = Path(path).resolve()
+    if backend not in BACKENDS:
+        raise BackendError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+    if backend == "auto":
+        backend = choose_backend(path, device)
+    prov_key = providers if isinstance(providers, str) else tuple(providers)
+    key = (str(path), backend, device, precision, prov_key)
+    with _lock:
+        model = _cache.get(key)
+        if model is None:
+            model = _create(path, backend, device, precision, providers)
+            _cache[key] = model
+    report_key = (str(path), str(model.info))
+    if report_key not in _reported:
+        _reported.add(report_key)
+        log.info("DWPose: %s runs with %s", path.name, model.info)
+    return model
+
+
+def _create(path: Path, backend: str, device, precision, providers) -> InferenceModel:
+    if backend == "onnxruntime":
+        if path.suffix != ".onnx":
+            raise BackendError(
+                f"{path.name} is not an ONNX file; ONNX Runtime runs .onnx files only. "
+                "Use backend='torch' for .pth checkpoints."
+            )
+        from .ort_backend import OrtModel
+
+        return OrtModel(path, providers=providers)
+    try:
+        from .torch_backend import TorchModel
+    except ImportError as exc:
+        raise BackendError(f"The torch backend is unavailable ({exc}); use backend='onnxruntime'.") from exc
+    return TorchModel(path, device=device, precision=precision)
+
+
+def release_all() -> None:
+    """Drop every cached model and free its memory."""
+    with _lock:
+        models = list(_cache.values())
+        _cache.clear()
+    for model in models:
+        model.release()
+
+
+def release_model(model: InferenceModel) -> None:
+    """Drop one model from the cache and free it."""
+    with _lock:
+        for key, cached in list(_cache.items()):
+            if cached is model:
+                del _cache[key]
+    model.release()

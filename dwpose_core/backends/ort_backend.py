@@ -1,0 +1,158 @@
+"""ONNX Runtime backend: explicit provider choice, one session per (file, providers).
+
+``providers="auto"`` takes the best accelerator provider the installed
+onnxruntime offers, else CPU, and says which. Naming a provider explicitly
+that is not available is an error, never a silent CPU fallback.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from .base import BackendError, BackendInfo
+
+log = logging.getLogger("dwpose")
+
+# Best first. CPU is the last resort and is always available.
+ACCELERATOR_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "ROCMExecutionProvider",
+    "MIGraphXExecutionProvider",
+    "DmlExecutionProvider",
+    "CoreMLExecutionProvider",
+    "OpenVINOExecutionProvider",
+)
+CPU = "CPUExecutionProvider"
+# Short names users may type.
+ALIASES = {
+    "cpu": CPU, "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider",
+    "rocm": "ROCMExecutionProvider", "migraphx": "MIGraphXExecutionProvider",
+    "directml": "DmlExecutionProvider", "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider", "openvino": "OpenVINOExecutionProvider",
+}
+
+_sessions: dict[tuple, "object"] = {}
+_lock = threading.Lock()
+
+
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise BackendError(
+            "onnxruntime is not installed. Install exactly one of: `pip install onnxruntime-gpu` "
+            "(NVIDIA GPU) or `pip install onnxruntime` (CPU), or use the torch backend."
+        ) from exc
+    return onnxruntime
+
+
+def available_providers() -> list[str]:
+    return list(_ort().get_available_providers())
+
+
+def resolve_providers(providers: Union[str, Sequence[str]] = "auto") -> list[str]:
+    """Turn a provider request into the explicit list handed to ONNX Runtime."""
+    available = available_providers()
+    if isinstance(providers, str):
+        if providers == "auto":
+            # TensorRT builds engines for minutes on first use; only take it when asked.
+            for name in ACCELERATOR_PROVIDERS[1:]:
+                if name in available:
+                    return [name, CPU]
+            return [CPU]
+        providers = [providers]
+    wanted = [ALIASES.get(p.lower(), p) for p in providers]
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        hint = ""
+        if any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in missing):
+            hint = (
+                " For NVIDIA GPUs install onnxruntime-gpu matching your CUDA and uninstall the CPU "
+                "package (`pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu`), "
+                "or use the torch backend, which runs on the GPU without onnxruntime-gpu."
+            )
+        raise BackendError(
+            f"ONNX Runtime provider(s) {', '.join(missing)} not available; this onnxruntime offers "
+            f"{', '.join(available)}.{hint}"
+        )
+    if CPU not in wanted:
+        wanted.append(CPU)  # for ops an accelerator does not cover, as ORT itself does
+    return wanted
+
+
+def get_session(path: Path, providers: list[str]):
+    """One InferenceSession per (file, providers) per process; ORT's run() is thread-safe."""
+    key = (str(Path(path).resolve()), tuple(providers))
+    with _lock:
+        session = _sessions.get(key)
+        if session is None:
+            ort = _ort()
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            try:
+                session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise BackendError(
+                    f"ONNX Runtime could not load {path}: {exc}. The file may be corrupt or truncated; "
+                    "delete it and download it again (python -m dwpose_core models download)."
+                ) from exc
+            _sessions[key] = session
+    return session
+
+
+def drop_session(path: Path, providers: list[str]) -> None:
+    with _lock:
+        _sessions.pop((str(Path(path).resolve()), tuple(providers)), None)
+
+
+class OrtModel:
+    """An ONNX file run by ONNX Runtime; input size and batch read from the graph."""
+
+    def __init__(self, path: Union[str, Path], providers: Union[str, Sequence[str]] = "auto"):
+        self.path = Path(path)
+        self.providers = resolve_providers(providers)
+        self.session = get_session(self.path, self.providers)
+        used = self.session.get_providers()
+        requested_accel = [p for p in self.providers if p != CPU]
+        if requested_accel and requested_accel[0] not in used:
+            # ORT falls back silently when a provider fails to initialise (wrong CUDA, missing DLLs).
+            raise BackendError(
+                f"ONNX Runtime could not start {requested_accel[0]} for {self.path.name} "
+                f"(running providers: {', '.join(used)}). Check that onnxruntime-gpu matches your "
+                "CUDA/cuDNN, or use the torch backend."
+            )
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        shape = list(inp.shape)
+        if len(shape) != 4:
+            raise BackendError(f"{self.path.name}: expected a 4-D image input, found {inp.name} {shape}.")
+        self.max_batch: Optional[int] = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        h, w = shape[2], shape[3]
+        if not (isinstance(h, int) and isinstance(w, int)):
+            raise BackendError(f"{self.path.name}: the input size must be fixed in the graph, found {shape}.")
+        self.input_hw = (h, w)
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.info = BackendInfo("onnxruntime", used[0], "fp32")
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.max_batch is not None and batch.shape[0] > self.max_batch:
+            outs = [self.run(batch[i:i + self.max_batch]) for i in range(0, batch.shape[0], self.max_batch)]
+            return {k: np.concatenate([o[k] for o in outs]) for k in self.output_names}
+        results = self.session.run(self.output_names, {self.input_name: batch})
+        return dict(zip(self.output_names, results))
+
+    def release(self) -> None:
+        drop_session(self.path, self.providers)
+        self.session = None
+
+
+def cpu_threads_hint() -> Optional[int]:
+    value = os.environ.get("DWPOSE_ORT_THREADS")
+    return int(value) if value else None

@@ -1,0 +1,100 @@
+"""Skeleton facts as data: keypoint layouts, the OpenPose mapping, limb pairs and colours.
+
+Every table that rendering and the JSON formats need lives here, once.
+Sources: COCO-WholeBody (133 points), OpenPose-18 body, and the OpenPose
+drawing conventions that ControlNet's openpose models were trained on.
+"""
+from __future__ import annotations
+
+import colorsys
+
+NUM_KEYPOINTS = 133
+
+# COCO-WholeBody index ranges (half-open).
+BODY = range(0, 17)
+FEET = range(17, 23)
+FACE = range(23, 91)
+LEFT_HAND = range(91, 112)
+RIGHT_HAND = range(112, 133)
+
+PARTS = {
+    "body": BODY,
+    "feet": FEET,
+    "face": FACE,
+    "left_hand": LEFT_HAND,
+    "right_hand": RIGHT_HAND,
+}
+
+COCO_BODY_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+FOOT_NAMES = (
+    "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel",
+)
+
+# A point is "present" when its score is at or above this (the common tools' rule).
+SCORE_THRESHOLD = 0.3
+
+# OpenPose-18 body: OPENPOSE_FROM_COCO[i] is the COCO index of OpenPose point i;
+# None marks the neck, which is synthesised from the two shoulders.
+OPENPOSE_FROM_COCO = (0, None, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3)
+NECK = 1
+LEFT_SHOULDER_COCO = 5
+RIGHT_SHOULDER_COCO = 6
+# COCO index -> OpenPose index (inverse of the above, without the neck).
+COCO_FROM_OPENPOSE = {coco: op for op, coco in enumerate(OPENPOSE_FROM_COCO) if coco is not None}
+
+# Body limbs as OpenPose-18 index pairs; limb i is drawn in OPENPOSE_COLORS[i].
+OPENPOSE_LIMBS = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
+    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+)
+# RGB; joint j uses colour j, limb i uses colour i (at LIMB_SHADE of it).
+OPENPOSE_COLORS = (
+    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0),
+    (85, 255, 0), (0, 255, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255),
+    (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255), (170, 0, 255),
+    (255, 0, 255), (255, 0, 170), (255, 0, 85),
+)
+LIMB_SHADE = 0.6
+
+# Hands: 21 points (wrist, then 4 per finger thumb -> little); edge i is HSV(i/20, 1, 1).
+HAND_EDGES = (
+    (0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8),
+    (0, 9), (9, 10), (10, 11), (11, 12), (0, 13), (13, 14), (14, 15), (15, 16),
+    (0, 17), (17, 18), (18, 19), (19, 20),
+)
+HAND_EDGE_COLORS = tuple(
+    tuple(int(round(c * 255)) for c in colorsys.hsv_to_rgb(i / len(HAND_EDGES), 1.0, 1.0))
+    for i in range(len(HAND_EDGES))
+)
+HAND_POINT_COLOR = (0, 0, 255)  # RGB pure blue
+FACE_POINT_COLOR = (255, 255, 255)
+
+# Feet are not drawn by any common tool; our colours continue each leg's hue
+# progression (left leg 9-11 -> deeper blue, right leg 6-8 -> more cyan), so a
+# drawn foot reads as the end of its leg. Edges run from the ankle (COCO index).
+FOOT_EDGES = (
+    (15, 17), (15, 18), (15, 19),  # left ankle -> big toe, small toe, heel
+    (16, 20), (16, 21), (16, 22),  # right ankle -> big toe, small toe, heel
+)
+LEFT_FOOT_COLOR = (0, 42, 255)
+RIGHT_FOOT_COLOR = (0, 255, 212)
+FOOT_EDGE_COLORS = (LEFT_FOOT_COLOR,) * 3 + (RIGHT_FOOT_COLOR,) * 3
+
+# Face in OpenPose JSON has 70 points: the 68 landmarks then the pupils
+# (right eye, left eye) taken from the body's eye keypoints (COCO 2 and 1).
+FACE_PUPILS_FROM_COCO = (2, 1)
+
+# Reference scale of the OpenPose drawing widths: what the common
+# preprocessors draw at their default 512 px resolution.
+REFERENCE_SHORT_SIDE = 512
+STICK_WIDTH = 4
+JOINT_RADIUS = 4
+HAND_LINE_WIDTH = 2
+HAND_POINT_RADIUS = 4
+FACE_POINT_RADIUS = 3
