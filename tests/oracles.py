@@ -1,0 +1,184 @@
+"""Oracle models: tiny ONNX files with the real DWPose/YOLOX input/output contract whose
+outputs are known functions of the input, so geometry can be checked against ground truth.
+
+Detector oracle: reports fixed boxes (given in letterbox/model pixels) through the YOLOX
+raw-output encoding; optionally the first box's objectness is the mean of input channel 0
+divided by 255 (a channel-order probe: only a BGR-fed blue image lights it up).
+
+Pose oracle: keypoints 0, 1, 2 sit at the brightest crop pixel of input channel 0, 1, 2
+(R, G, B after RGB normalisation), so planted marker blobs are recovered; keypoints 3..132
+sit at fixed SimCC bins (``fixed_bins``) with score 1.0, whatever the input.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 11
+NUM_KEYPOINTS = 133
+MARKER_KEYPOINTS = 3
+STRIDES = (8, 16, 32)
+
+
+def _save(graph, path: Path) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+# ----------------------------------------------------------------------------------------
+# detector
+
+def encode_boxes(boxes, input_hw=(640, 640)) -> np.ndarray:
+    """Raw [8400,85] YOLOX output that decodes to ``boxes`` [(x1,y1,x2,y2,score)] in model px."""
+    raw = np.zeros((sum((input_hw[0] // s) * (input_hw[1] // s) for s in STRIDES), 85), np.float32)
+    raw[:, 2:4] = 0.0
+    used = set()
+    for x1, y1, x2, y2, score in boxes:
+        cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+        offset = 0
+        for stride in STRIDES:
+            gh, gw = input_hw[0] // stride, input_hw[1] // stride
+            gx, gy = min(int(cx // stride), gw - 1), min(int(cy // stride), gh - 1)
+            row = offset + gy * gw + gx
+            offset += gh * gw
+            if row in used:
+                continue
+            used.add(row)
+            raw[row, :4] = (cx / stride - gx, cy / stride - gy, math.log(w / stride), math.log(h / stride))
+            raw[row, 4] = score
+            raw[row, 5] = 1.0  # person class probability
+            break
+        else:
+            raise ValueError("no free grid cell for box")
+    return raw
+
+
+def make_detector(path: Path, boxes, dynamic_batch: bool = False, channel_probe: bool = False) -> Path:
+    """Detector oracle writing ``boxes`` (model px, with scores) for every image."""
+    raw = encode_boxes(boxes)
+    batch = "N" if dynamic_batch else 1
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, 640, 640])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 8400, 85])
+    nodes = [
+        # zero of shape [N,1,1] so the constant broadcasts over the batch
+        helper.make_node("ReduceMax", ["images"], ["m"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Mul", ["m", "zero"], ["z4"]),
+        helper.make_node("Squeeze", ["z4"], ["z"], axes=[3]),
+        helper.make_node("Add", ["z", "const"], ["base"]),
+    ]
+    inits = [numpy_helper.from_array(raw[None], "const"), numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    if channel_probe:
+        # objectness of the first box row = mean(channel 0) / 255
+        row = int(np.flatnonzero(raw[:, 4] > 0)[0])
+        mask = np.zeros((1, 8400, 85), np.float32)
+        mask[0, row, 4] = 1.0
+        nodes += [
+            helper.make_node("Gather", ["images", "c0"], ["ch0"], axis=1),
+            helper.make_node("ReduceMean", ["ch0"], ["mean0"], axes=[1, 2], keepdims=1),  # [N,1,1]
+            helper.make_node("Div", ["mean0", "v255"], ["probe"]),
+            helper.make_node("Mul", ["probe", "mask"], ["probe_full"]),
+            helper.make_node("Mul", ["base", "inv_mask"], ["base_masked"]),
+            helper.make_node("Add", ["base_masked", "probe_full"], ["output"]),
+        ]
+        inits += [
+            numpy_helper.from_array(np.array(0, np.int64), "c0"),
+            numpy_helper.from_array(np.array(255.0, np.float32), "v255"),
+            numpy_helper.from_array(mask, "mask"),
+            numpy_helper.from_array(1.0 - mask, "inv_mask"),
+        ]
+    else:
+        nodes.append(helper.make_node("Identity", ["base"], ["output"]))
+    return _save(helper.make_graph(nodes, "detector_oracle", [x], [y], inits), path)
+
+
+# ----------------------------------------------------------------------------------------
+# pose
+
+def fixed_bins(input_hw) -> tuple[np.ndarray, np.ndarray]:
+    """SimCC bins (x, y) of keypoints 3..132 in the pose oracle."""
+    h, w = input_hw
+    k = np.arange(MARKER_KEYPOINTS, NUM_KEYPOINTS)
+    return (5 * k + 3) % (2 * w), (7 * k + 1) % (2 * h)
+
+
+def make_pose(path: Path, input_hw=(256, 192), dynamic_batch: bool = False) -> Path:
+    """Pose oracle with the real I/O names: ``input`` -> ``simcc_x``, ``simcc_y``."""
+    h, w = input_hw
+    batch = "N" if dynamic_batch else 1
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, h, w])
+    ox = helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, [batch, NUM_KEYPOINTS, 2 * w])
+    oy = helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [batch, NUM_KEYPOINTS, 2 * h])
+    nodes, inits = [], []
+    fx, fy = fixed_bins(input_hw)
+    n_fixed = NUM_KEYPOINTS - MARKER_KEYPOINTS
+    fixed_x = np.zeros((1, n_fixed, 2 * w), np.float32)
+    fixed_y = np.zeros((1, n_fixed, 2 * h), np.float32)
+    fixed_x[0, np.arange(n_fixed), fx] = 1.0
+    fixed_y[0, np.arange(n_fixed), fy] = 1.0
+    inits += [numpy_helper.from_array(fixed_x, "fixed_x"), numpy_helper.from_array(fixed_y, "fixed_y"),
+              numpy_helper.from_array(np.array(1e-3, np.float32), "eps"),
+              numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+              numpy_helper.from_array(np.array([0, 1, -1], np.int64), "shape_row")]
+    nodes += [helper.make_node("ReduceMax", ["input"], ["m"], axes=[1, 2, 3], keepdims=0),
+              helper.make_node("Mul", ["m", "zero"], ["z1"]),
+              helper.make_node("Unsqueeze", ["z1"], ["z"], axes=[1, 2])]  # [N,1,1]
+    for axis_name, reduce_axis in (("x", 1), ("y", 2)):
+        parts = []
+        for c in range(MARKER_KEYPOINTS):
+            inits.append(numpy_helper.from_array(np.array(c, np.int64), f"c{c}_{axis_name}"))
+            p = f"{axis_name}{c}"
+            nodes += [
+                helper.make_node("Gather", ["input", f"c{c}_{axis_name}"], [f"{p}_ch"], axis=1),  # [N,H,W]
+                helper.make_node("ReduceMax", [f"{p}_ch"], [f"{p}_prof"], axes=[reduce_axis], keepdims=0),
+                helper.make_node("Unsqueeze", [f"{p}_prof"], [f"{p}_u"], axes=[2]),  # [N,L,1]
+                helper.make_node("Sub", [f"{p}_u", "eps"], [f"{p}_lo"]),
+                helper.make_node("Concat", [f"{p}_u", f"{p}_lo"], [f"{p}_pair"], axis=2),  # [N,L,2]
+                helper.make_node("Reshape", [f"{p}_pair", "shape_row"], [f"{p}_bins"]),  # [N,1,2L]
+            ]
+            parts.append(f"{p}_bins")
+        nodes += [
+            helper.make_node("Add", ["z", f"fixed_{axis_name}"], [f"fixed_{axis_name}_b"]),
+            helper.make_node("Concat", parts + [f"fixed_{axis_name}_b"], [f"simcc_{axis_name}"], axis=1),
+        ]
+    return _save(helper.make_graph(nodes, "pose_oracle", [x], [ox, oy], inits), path)
+
+
+# ----------------------------------------------------------------------------------------
+# ground truth helpers, written from REFERENCE.md independently of dwpose_core
+
+def reference_center_scale(box, input_hw):
+    """Centre and (w, h) scale of a box per REFERENCE.md: size x 1.25, widened to the model aspect."""
+    x1, y1, x2, y2 = box
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    w, h = (x2 - x1) * 1.25, (y2 - y1) * 1.25
+    aspect = input_hw[1] / input_hw[0]
+    if w > h * aspect:
+        h = w / aspect
+    else:
+        w = h * aspect
+    return (cx, cy), (w, h)
+
+
+def expected_fixed_points(box, input_hw) -> np.ndarray:
+    """Frame-pixel positions of the fixed-bin keypoints 3..132 for a detection box."""
+    (cx, cy), (sw, sh) = reference_center_scale(box, input_hw)
+    fx, fy = fixed_bins(input_hw)
+    x = fx / 2.0 / input_hw[1] * sw + cx - sw / 2
+    y = fy / 2.0 / input_hw[0] * sh + cy - sh / 2
+    return np.stack([x, y], axis=1)
+
+
+def plant_markers(image: np.ndarray, points, radius: float) -> None:
+    """Draw a cone of height 255 at each point (x, y) in channel i (R, G, B); in place."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for channel, (px, py) in enumerate(points):
+        cone = np.clip(255.0 * (1.0 - np.hypot(xx - px, yy - py) / radius), 0, 255)
+        image[:, :, channel] = np.maximum(image[:, :, channel], np.round(cone).astype(np.uint8))
