@@ -181,9 +181,14 @@ def _apply_temporal(results: list[FramePose], state: VideoState, track: bool, se
                     max_people: Optional[int], smoothing: float) -> list[FramePose]:
     from . import temporal
 
-    state.tracker = temporal.track(results, state.tracker)
+    if state.tracker is None:
+        state.tracker = temporal.TrackerState()
+    temporal.track(results, state.tracker)
     if track and (selection != "all" or max_people is not None):
-        results = temporal.select_tracks(results, mode=selection, top_k=top_k, max_people=max_people)
+        results = temporal.select_tracks(results, selection, top_k=top_k, max_people=max_people,
+                                         state=state.tracker)
     if smoothing > 0:
-        results, state.smoother = temporal.smooth(results, strength=smoothing, state=state.smoother)
+        if state.smoother is None:
+            state.smoother = temporal.SmootherState()
+        results = temporal.smooth(results, strength=smoothing, state=state.smoother)
     return results
