@@ -22,6 +22,9 @@ _EXPORTS = {
     "from_pose_keypoint": "formats",
     "draw_pose": "render",
     "to_rgb_uint8": "images",
+    "draw_poses": "render",
+    "output_size": "render",
+    "FormatError": "formats",
 }
 
 __all__ = list(_EXPORTS)

@@ -48,6 +48,14 @@ RIGHT_SHOULDER_COCO = 6
 # COCO index -> OpenPose index (inverse of the above, without the neck).
 COCO_FROM_OPENPOSE = {coco: op for op, coco in enumerate(OPENPOSE_FROM_COCO) if coco is not None}
 
+# OpenPose BODY_25 index -> COCO-WholeBody index (neck 1 and mid-hip 8 have no COCO point).
+# BODY_25: 0 nose, 1 neck, 2-4 right arm, 5-7 left arm, 8 mid-hip, 9-11 right leg,
+# 12-14 left leg, 15/16 right/left eye, 17/18 right/left ear, 19-21 left foot, 22-24 right foot.
+COCO_FROM_BODY25 = {
+    0: 0, 2: 6, 3: 8, 4: 10, 5: 5, 6: 7, 7: 9, 9: 12, 10: 14, 11: 16, 12: 11, 13: 13, 14: 15,
+    15: 2, 16: 1, 17: 4, 18: 3, 19: 17, 20: 18, 21: 19, 22: 20, 23: 21, 24: 22,
+}
+
 # Body limbs as OpenPose-18 index pairs; limb i is drawn in OPENPOSE_COLORS[i].
 OPENPOSE_LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
