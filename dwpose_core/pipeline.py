@@ -88,8 +88,13 @@ class WholeBodyEstimator:
         if detector not in (None, "", "none", "None"):
             det_path, order = resolve_model(detector, "detector", download)
             self.detector = PersonDetector(load_model(det_path, **load), channel_order=order or "bgr")
-        pose_path, _ = resolve_model(pose, "pose", download)
-        self.pose = WholeBodyPoseModel(load_model(pose_path, **load))
+        try:
+            pose_path, _ = resolve_model(pose, "pose", download)
+            self.pose = WholeBodyPoseModel(load_model(pose_path, **load))
+        except BaseException:
+            if self.detector is not None:  # do not keep a half-built estimator's detector (GPU memory)
+                release_model(self.detector.model)
+            raise
 
     @property
     def info(self) -> dict:

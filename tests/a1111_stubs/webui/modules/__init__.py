@@ -1,0 +1,1 @@
+"""Stand-in for AUTOMATIC1111's ``modules`` package (only what extensions touch here)."""
