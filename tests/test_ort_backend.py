@@ -63,3 +63,17 @@ def test_corrupt_onnx_is_a_clear_error(tmp_path):
     bad.write_bytes(b"\x08\x07garbage")
     with pytest.raises(BackendError, match="corrupt"):
         OrtModel(bad)
+
+
+def test_a_shared_model_is_freed_only_when_its_last_holder_releases(tmp_path):
+    from dwpose_core.backends import release_model
+
+    path = make_pose(tmp_path / "refcount.onnx")
+    first = load_model(path, backend="onnxruntime")
+    second = load_model(path, backend="onnxruntime")
+    assert first is second
+    release_model(first)
+    assert second.run(np.zeros((1, 3, 256, 192), np.float32))["simcc_x"].shape == (1, 133, 384)
+    release_model(second)
+    assert second.session is None
+    assert load_model(path, backend="onnxruntime") is not first  # a fresh one after the last release

@@ -14,13 +14,15 @@ from typing import Optional, Sequence, Union
 
 from .base import BackendError, BackendInfo, InferenceModel
 
-__all__ = ["BackendError", "BackendInfo", "InferenceModel", "load_model", "release_all", "choose_backend"]
+__all__ = ["BackendError", "BackendInfo", "InferenceModel", "load_model", "release_model", "release_all",
+           "choose_backend"]
 
 log = logging.getLogger("dwpose")
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 
 _cache: dict[tuple, InferenceModel] = {}
+_users: dict[int, int] = {}  # id(model) -> how many holders loaded it; freed when the last releases
 _lock = threading.Lock()
 _reported: set[tuple] = set()
 
@@ -64,6 +66,7 @@ def load_model(
         if model is None:
             model = _create(path, backend, device, precision, providers)
             _cache[key] = model
+        _users[id(model)] = _users.get(id(model), 0) + 1
     report_key = (str(path), str(model.info))
     if report_key not in _reported:
         _reported.add(report_key)
@@ -89,17 +92,23 @@ def _create(path: Path, backend: str, device, precision, providers) -> Inference
 
 
 def release_all() -> None:
-    """Drop every cached model and free its memory."""
+    """Drop every cached model and free its memory (whoever still holds it)."""
     with _lock:
         models = list(_cache.values())
         _cache.clear()
+        _users.clear()
     for model in models:
         model.release()
 
 
 def release_model(model: InferenceModel) -> None:
-    """Drop one model from the cache and free it."""
+    """Give back one holder's use of a model; it is freed when no holder is left."""
     with _lock:
+        left = _users.get(id(model), 1) - 1
+        if left > 0:
+            _users[id(model)] = left
+            return
+        _users.pop(id(model), None)
         for key, cached in list(_cache.items()):
             if cached is model:
                 del _cache[key]
