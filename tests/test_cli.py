@@ -83,3 +83,16 @@ def test_wrong_arguments_exit_2(tmp_path, models, bad, capsys):
 def test_nonexistent_input_exits_2(tmp_path, models, capsys):
     assert main([str(tmp_path / "nope.png"), "--out", str(tmp_path / "o"), *models]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_video_smoothing_and_detection_interval_flags(tmp_path, models):
+    path = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    for _ in range(40):  # more than one 32-frame chunk: state carries across chunks
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    out = tmp_path / "sout"
+    assert main([str(path), "--out", str(out), "--smooth", "1", "--det-every", "4", *models]) == 0
+    data = json.loads((out / "walk.json").read_text())
+    assert len(data) == 40
+    assert {p["track_id"] for f in data for p in f["people"]} == {0}
