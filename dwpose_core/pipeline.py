@@ -45,25 +45,19 @@ class VideoState:
 
 
 def resolve_model(ref: ModelRef, kind: str, download: bool = True) -> tuple[Path, Optional[str]]:
-    """A path or registry name -> (local file, channel order from the registry or None)."""
-    path = Path(ref)
-    if path.is_file():
-        spec = _spec_for(path.name)
-        return path, getattr(spec, "channel_order", None)
+    """A path or registry name -> (checked local file, channel order from the registry or None).
+
+    Paths go through the hub too: it checks a file's structure before use, so a truncated
+    or wrong file is a clear message instead of an ONNX parse error.
+    """
     from . import hub
 
-    resolved = hub.resolve(str(ref), kind=kind, download=download)
-    spec = _spec_for(Path(resolved).name)
-    return Path(resolved), getattr(spec, "channel_order", None)
-
-
-def _spec_for(name: str):
+    resolved = Path(hub.resolve(str(ref), kind=kind, download=download))
     try:
-        from . import hub
-
-        return hub.get_spec(name)
-    except Exception:  # unknown name or hub unavailable: defaults apply
-        return None
+        spec = hub.get_spec(resolved.name)
+    except Exception:  # a custom file not in the registry: the stage defaults apply
+        spec = None
+    return resolved, getattr(spec, "channel_order", None)
 
 
 def normalise_frames(frames) -> list[np.ndarray]:

@@ -75,7 +75,12 @@ class WholeBodyPoseModel:
     """RTMPose/DWPose over any backend model; batches all crops as far as the model allows."""
 
     def __init__(self, model: InferenceModel):
-        if {"simcc_x", "simcc_y"} - set(model.output_names):
+        names = list(model.output_names)
+        if {"simcc_x", "simcc_y"} <= set(names):
+            self.x_name, self.y_name = "simcc_x", "simcc_y"
+        elif len(names) == 2:  # some re-exports (hr16/UnJIT-DWPose) name them differently: x first
+            self.x_name, self.y_name = names
+        else:
             raise ValueError(
                 f"{model.path.name} is not a SimCC pose model: outputs are {list(model.output_names)}, "
                 "expected simcc_x and simcc_y. Did you pass the detector as the pose model?"
@@ -102,7 +107,7 @@ class WholeBodyPoseModel:
             else:
                 batch = np.stack([crop(frames[i], m, self.input_hw) for i, m in zip(frame_index[sl], mats[sl])])
                 out = self.model.run(batch)
-            xs.append(out["simcc_x"])
-            ys.append(out["simcc_y"])
+            xs.append(out[self.x_name])
+            ys.append(out[self.y_name])
         keypoints, scores = decode_simcc(np.concatenate(xs), np.concatenate(ys))
         return to_frame_coords(keypoints, center, scale, self.input_hw).astype(np.float32), scores

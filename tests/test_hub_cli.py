@@ -1,0 +1,126 @@
+"""`python -m dwpose_core models list | download | verify`, run through hub.cli.main against the fake hub."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dwpose_core import hub
+from dwpose_core.hub import cli
+from fakehub import corrupt, fake_hub, hub_env, make_detector, make_pose, use_files  # noqa: F401
+
+REPO = "yzd-v/DWPose"
+DET = make_detector(seed=0)
+POSE = make_pose(seed=1)
+
+
+@pytest.fixture
+def served(fake_hub, monkeypatch):
+    fake_hub.add(REPO, "yolox_l.onnx", DET)
+    fake_hub.add(REPO, "dw-ll_ucoco_384.onnx", POSE)
+    use_files(monkeypatch, {"yolox_l.onnx": DET, "dw-ll_ucoco_384.onnx": POSE})
+    return fake_hub
+
+
+def put(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_shows_found_missing_and_unsupported_models(served, capsys):
+    det = put(served.env.ckpts / "yolox_l.onnx", DET)
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    lines = {line.split()[0].rstrip("*"): line for line in out.splitlines() if line and not line.startswith("NAME")}
+    assert str(det) in lines["yolox_l.onnx"]
+    assert "missing" in lines["dw-ll_ucoco_384.onnx"] and f"{REPO}/resolve/main/dw-ll_ucoco_384.onnx" in out
+    assert "not supported" in lines["yolox_l.torchscript.pt"]
+    assert f"Downloads go to {served.env.ckpts}" in out
+    assert served.count() == 0
+
+
+def test_the_leading_models_word_is_accepted(served, capsys):
+    assert run(capsys, "models", "list", "--kind", "pose")[0] == 0
+
+
+def test_download_without_names_fetches_the_two_defaults(served, capsys):
+    code, out, _ = run(capsys, "download")
+    assert code == 0
+    assert (served.env.ckpts / "yolox_l.onnx").read_bytes() == DET
+    assert (served.env.ckpts / "dw-ll_ucoco_384.onnx").read_bytes() == POSE
+    assert out.count("ok") == 2
+
+
+def test_download_into_a_folder_for_an_offline_machine(served, capsys):
+    target = served.env.root / "usb stick"
+    code, out, _ = run(capsys, "download", "--dir", str(target), "yolox_l.onnx")
+    assert code == 0 and (target / "yolox_l.onnx").read_bytes() == DET
+    gets = len(served.gets())
+    assert run(capsys, "download", "--dir", str(target), "yolox_l.onnx")[0] == 0  # already there and good
+    assert len(served.gets()) == gets
+
+
+def test_download_force_fetches_again(served, capsys):
+    run(capsys, "download", "yolox_l.onnx")
+    gets = len(served.gets())
+    assert run(capsys, "download", "--force", "yolox_l.onnx")[0] == 0
+    assert len(served.gets()) == gets + 1
+
+
+def test_download_of_unknown_or_unsupported_names_fails(served, capsys):
+    code, _, err = run(capsys, "download", "yolox_l.onx", "yolo_nas_s_fp16.onnx")
+    assert code == 1 and "yolox_l.onnx" in err and "not supported" in err
+    assert served.count() == 0
+
+
+def test_download_offline_prints_where_to_put_the_file(served, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = run(capsys, "download", "yolox_l.onnx")
+    assert code == 1 and str(served.env.ckpts) in err and "resolve/main/yolox_l.onnx" in err
+
+
+def test_verify_reports_good_modified_and_damaged_files(served, capsys):
+    put(served.env.ckpts / "yolox_l.onnx", DET)
+    variant = put(served.env.ckpts / "dw-ll_ucoco_384.onnx", make_pose(seed=9))
+    aux = served.env.ext.parent / "comfyui_controlnet_aux" / "ckpts" / REPO
+    broken = put(aux / "yolox_l.onnx", DET[:200])
+    code, out, _ = run(capsys, "verify")
+    assert code == 1
+    assert f"ok    yolox_l.onnx  {served.env.ckpts / 'yolox_l.onnx'}" in out
+    assert f"WARN  dw-ll_ucoco_384.onnx  {variant}" in out
+    assert f"FAIL  yolox_l.onnx  {broken}" in out and "does not load" in out
+    assert served.count() == 0
+
+
+def test_verify_a_named_model_and_a_path(served, capsys):
+    good = put(served.env.root / "x" / "yolox_l.onnx", DET)
+    assert run(capsys, "verify", str(good))[0] == 0
+    put(served.env.ckpts / "yolox_l.onnx", corrupt(DET))
+    code, out, _ = run(capsys, "verify", "yolox_l.onnx", "dw-ll_ucoco_384.onnx")
+    assert code == 0 and "WARN" in out and "missing  dw-ll_ucoco_384.onnx" in out
+
+
+def test_python_dash_m_runs_the_hub_cli(hub_env):
+    proc = subprocess.run([sys.executable, "-m", "dwpose_core.hub", "list", "--kind", "detector"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "yolox_l.onnx" in proc.stdout and "dw-ll_ucoco_384.onnx" not in proc.stdout
+
+
+def test_verify_rehashes_a_downloaded_file_even_when_its_timestamp_is_unchanged(served, capsys):
+    path = hub.resolve("yolox_l.onnx")
+    st = path.stat()
+    path.write_bytes(corrupt(DET))  # damage that keeps size and (restored) mtime: only a hash finds it
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    code, out, _ = run(capsys, "verify", "yolox_l.onnx")
+    assert code == 1 and "FAIL" in out and "SHA-256" in out
