@@ -1,0 +1,61 @@
+"""Load the pack the way ComfyUI does: the repository folder imported as a package by path.
+
+``comfy`` / ``folder_paths`` come from ComfyUI when it is importable, else from the stand-ins
+in this folder. The pack is imported once per process under the name ``comfyui_dwpose``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+STUBS = Path(__file__).resolve().parent
+ROOT = STUBS.parents[1]
+PACK_NAME = "comfyui_dwpose"
+
+
+def real_comfy_available() -> bool:
+    return importlib.util.find_spec("comfy") is not None and "comfy_stubs" not in str(
+        getattr(importlib.util.find_spec("comfy"), "origin", ""))
+
+
+def use_stubs() -> bool:
+    """Put the stand-ins on sys.path unless ComfyUI itself is importable; True when stubs are used."""
+    if real_comfy_available():
+        return False
+    if str(STUBS) not in sys.path:
+        sys.path.insert(0, str(STUBS))
+    return True
+
+
+def load_pack(name: str = PACK_NAME):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+_state: dict = {}
+
+
+def pack_for_tests(root: Path):
+    """Stubs (when needed), a fresh ComfyUI tree under ``root`` on first use, and the loaded pack.
+
+    One pack per process: later calls return the same module and the first tree.
+    """
+    if "pack" in _state:
+        return _state["pack"], _state["root"]
+    stubbed = use_stubs()
+    if stubbed:
+        import folder_paths
+
+        folder_paths.reset(root)
+    _state["pack"], _state["root"] = load_pack(), Path(root)
+    return _state["pack"], _state["root"]
