@@ -118,9 +118,19 @@ def onnxruntime_to_install(version_of: VersionOf = installed_version,
     return "onnxruntime-gpu" if cuda() else "onnxruntime"
 
 
+# Major versions other packages of the host commonly pin below (numpy 1.x for older
+# extensions' compiled wheels; huggingface-hub 0.x for transformers 4.x): when the host
+# has the older major, pip may raise the minor but never cross the major.
+KEEP_MAJOR = {"numpy": "2", "huggingface-hub": "1.0"}
+
+
 def constraints_text(version_of: VersionOf = installed_version) -> str:
-    """Pins for the installed torch family, so pip never replaces them."""
+    """Pins for the installed torch family, so pip never replaces them, and major-version caps."""
     lines = [f"{name}=={version}" for name in PINNED if (version := version_of(name)) is not None]
+    for name, next_major in KEEP_MAJOR.items():
+        version = version_of(name)
+        if version is not None and not at_least(version, next_major):
+            lines.append(f"{name}<{next_major}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -88,7 +88,8 @@ def test_pip_runs_with_this_python_and_pins_torch(monkeypatch):
     assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
     assert "tqdm>=4.60" in cmd and "onnxruntime-gpu" in cmd and "onnxruntime" not in cmd
     assert "torch" not in " ".join(cmd[4:cmd.index("-c")])
-    assert set(constraints.split()) == {"torch==2.5.1+cu124", "torchvision==0.20.1"}
+    # torch pinned; the host's huggingface-hub 0.x kept below 1.0 (numpy 2.x here: no cap)
+    assert set(constraints.split()) == {"torch==2.5.1+cu124", "torchvision==0.20.1", "huggingface-hub<1.0"}
     assert not Path(cmd[cmd.index("-c") + 1]).exists()  # the temporary constraints file is removed
 
 
@@ -126,3 +127,11 @@ def test_rocm_torch_does_not_get_onnxruntime_gpu(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "torch", FakeTorch)
     assert install.torch_sees_cuda() is False
+
+
+def test_host_major_versions_are_kept():
+    old_host = versions(numpy="1.26.4", **{"huggingface-hub": "0.25.2"})
+    pins = install.constraints_text(old_host).splitlines()
+    assert "numpy<2" in pins and "huggingface-hub<1.0" in pins
+    new_host = versions(numpy="2.1.0", **{"huggingface-hub": "1.2.0"})
+    assert not any(line.startswith(("numpy", "huggingface-hub")) for line in install.constraints_text(new_host).splitlines())
