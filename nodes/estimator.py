@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from . import choices, comfy_bridge
+from . import choices, clip_state, comfy_bridge
 from .convert import frames_to_image_batch, image_batch_to_frames
 from .model_cache import CACHE, ModelSpec
 from .summary import summarise, ui_output
@@ -126,6 +126,10 @@ class DWPoseEstimator:
     FUNCTION = "estimate_pose"
 
     @classmethod
+    def IS_CHANGED(cls, continue_clip=None, **_inputs):
+        return clip_state.is_changed(continue_clip)
+
+    @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
@@ -174,6 +178,7 @@ class DWPoseEstimator:
                 "detect_every": ("INT", {"default": 1, "min": 1, "max": 120,
                                          "tooltip": "Run the person detector on every N-th frame only; in between, "
                                                     "boxes follow the previous frame's keypoints. Faster on video."}),
+                "continue_clip": ("BOOLEAN", {"default": False, "tooltip": clip_state.TIP_ESTIMATOR}),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
@@ -182,7 +187,8 @@ class DWPoseEstimator:
                       resolution=choices.DEFAULT_RESOLUTION, bbox_detector=choices.DEFAULT_DETECTOR,
                       pose_estimator=choices.DEFAULT_POSE, scale_stick_for_xinsir_cn="disable",
                       detect_feet="disable", backend="auto", detection_threshold=0.3, person_selection="all",
-                      top_k=1, dwpose_model=None, tracking=False, smoothing=0.0, detect_every=1, unique_id=None):
+                      top_k=1, dwpose_model=None, tracking=False, smoothing=0.0, detect_every=1,
+                      continue_clip=False, unique_id=None):
         from dwpose_core.formats import to_pose_keypoint
         from dwpose_core.render import draw_poses
 
@@ -192,9 +198,15 @@ class DWPoseEstimator:
             dwpose_model = DWPoseModel(spec, f"estimator:{unique_id}")
         parts = dict(body=choices.flag(detect_body), hands=choices.flag(detect_hand),
                      face=choices.flag(detect_face), feet=choices.flag(detect_feet))
+        from dwpose_core.pipeline import VideoState
+
+        # One clip: same frame size, same models. Anything else starts afresh.
+        slot, clip_key = f"estimator:{unique_id}", (frames[0].shape[:2], dwpose_model.spec)
+        video_state = clip_state.STATES.start(slot, clip_key, VideoState, bool(continue_clip))
         poses = run_estimator(dwpose_model, frames, node_id=unique_id, det_threshold=float(detection_threshold),
                               selection=person_selection, top_k=int(top_k), track=bool(tracking),
-                              det_every=int(detect_every), smoothing=float(smoothing))
+                              det_every=int(detect_every), smoothing=float(smoothing), video_state=video_state)
+        clip_state.STATES.finish(slot, clip_key, video_state)
         pose_keypoint = to_pose_keypoint(poses, **parts)
         pictures = draw_poses(poses, resolution=int(resolution) or None,
                               xinsir=choices.flag(scale_stick_for_xinsir_cn), **parts)

@@ -1,7 +1,7 @@
 """Nodes that take POSE_KEYPOINT: render it, pick people from it, smooth it over time."""
 from __future__ import annotations
 
-from . import choices, comfy_bridge
+from . import choices, clip_state, comfy_bridge
 from .convert import frames_to_image_batch
 from .summary import summarise, ui_output
 
@@ -185,6 +185,10 @@ class DWPoseSmooth:
     FUNCTION = "smooth"
 
     @classmethod
+    def IS_CHANGED(cls, continue_clip=None, **_inputs):
+        return clip_state.is_changed(continue_clip)
+
+    @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
@@ -192,10 +196,20 @@ class DWPoseSmooth:
                 "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 4.0, "step": 0.05,
                                        "tooltip": "0 = unchanged, 1 = typical, higher = smoother (wider window)."}),
             },
+            "optional": {
+                # Appended; keep after every earlier widget (saved workflows store values by position).
+                "continue_clip": ("BOOLEAN", {"default": False, "tooltip": clip_state.TIP_SMOOTH}),
+            },
+            "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
-    def smooth(self, pose_keypoint, strength=1.0):
-        from dwpose_core.temporal import smooth
+    def smooth(self, pose_keypoint, strength=1.0, continue_clip=False, unique_id=None):
+        from dwpose_core.temporal import SmootherState, smooth
 
         frames = read_frames(pose_keypoint, "DWPose Smooth")
-        return (export(smooth(frames, strength=float(strength)), pose_keypoint),)
+        # One clip: same canvas size; a new size starts afresh.
+        slot, clip_key = f"smooth:{unique_id}", (frames[0].width, frames[0].height)
+        state = clip_state.STATES.start(slot, clip_key, SmootherState, bool(continue_clip))
+        smoothed = smooth(frames, strength=float(strength), state=state)
+        clip_state.STATES.finish(slot, clip_key, state)
+        return (export(smoothed, pose_keypoint),)

@@ -144,7 +144,7 @@ def test_estimator_widget_order_is_append_only(env):
     assert widgets == [
         "detect_hand", "detect_body", "detect_face", "resolution", "bbox_detector", "pose_estimator",
         "scale_stick_for_xinsir_cn", "detect_feet", "backend", "detection_threshold", "person_selection",
-        "top_k", "tracking", "smoothing", "detect_every"]
+        "top_k", "tracking", "smoothing", "detect_every", "continue_clip"]
 
 
 def test_models_folder_is_registered_after_extra_model_paths(env):

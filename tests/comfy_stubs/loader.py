@@ -42,7 +42,9 @@ def load_pack(name: str = PACK_NAME):
     return module
 
 
-_state: dict = {}
+# Shared by every copy of this file that test modules load, so one process has one pack and one tree.
+_state: dict = vars(sys.modules.setdefault("comfy_stub_loader_state", type(sys)("comfy_stub_loader_state"))) \
+    .setdefault("state", {})
 
 
 def pack_for_tests(root: Path):
