@@ -10,6 +10,7 @@ at IoU 0.45 (YOLOX's legacy "+1" pixel areas), then keep score > 0.3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -44,8 +45,9 @@ def letterbox(image: np.ndarray, size: tuple[int, int] = (640, 640)) -> tuple[np
     return canvas, r
 
 
+@lru_cache(maxsize=8)
 def make_grids(input_hw: tuple[int, int] = (640, 640), strides=STRIDES) -> tuple[np.ndarray, np.ndarray]:
-    """Grid cell offsets (x, y) and the stride of every prediction row, in YOLOX's order."""
+    """Grid cell offsets (x, y) and the stride of every prediction row, in YOLOX's order (cached: read-only)."""
     grids, expanded = [], []
     for stride in strides:
         gh, gw = input_hw[0] // stride, input_hw[1] // stride
@@ -57,7 +59,7 @@ def make_grids(input_hw: tuple[int, int] = (640, 640), strides=STRIDES) -> tuple
 
 def decode_yolox(raw: np.ndarray, input_hw: tuple[int, int] = (640, 640)) -> tuple[np.ndarray, np.ndarray]:
     """Raw [R,85] predictions -> person boxes xyxy [R,4] in model pixels and person scores [R]."""
-    grids, strides = make_grids(input_hw)
+    grids, strides = make_grids(tuple(input_hw))
     if raw.shape[0] != grids.shape[0]:
         raise ValueError(
             f"Detector output has {raw.shape[0]} rows; a {input_hw[1]}x{input_hw[0]} YOLOX gives {grids.shape[0]}."
@@ -120,10 +122,19 @@ class PersonDetector:
         thresholds = thresholds or DetectionThresholds()
         results = []
         step = self.model.max_batch or len(frames) or 1
+        # A backend on an accelerator letterboxes on its device (frames go up once, as uint8).
+        on_device = getattr(self.model, "letterbox_and_run", None)
+        if on_device is not None and self.model.info.device == "cpu":
+            on_device = None
         for start in range(0, len(frames), step):
-            prepared = [self.preprocess(f) for f in frames[start:start + step]]
-            batch = np.stack([p[0] for p in prepared])
-            raw = self.model.run(batch)[self.model.output_names[0]]
-            for out, (_, ratio) in zip(raw, prepared):
-                results.append(postprocess(out, ratio, thresholds, self.model.input_hw))
+            chunk = frames[start:start + step]
+            if on_device is not None:
+                outputs, ratios = on_device(chunk, pad_value=PAD_VALUE, bgr=self.channel_order == "bgr")
+                raw = outputs[self.model.output_names[0]]
+            else:
+                prepared = [self.preprocess(f) for f in chunk]
+                raw = self.model.run(np.stack([p[0] for p in prepared]))[self.model.output_names[0]]
+                ratios = [p[1] for p in prepared]
+            for out, ratio in zip(raw, ratios):
+                results.append(postprocess(out, float(ratio), thresholds, self.model.input_hw))
         return results

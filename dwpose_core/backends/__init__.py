@@ -30,19 +30,44 @@ _reported: set[tuple] = set()
 def choose_backend(path: Union[str, Path], device: Optional[str] = None) -> str:
     """Pick the backend for ``backend="auto"``.
 
-    torch on an accelerator torch can see; else ONNX Runtime (which itself
-    picks its best provider). ``.pth`` checkpoints need torch.
+    1. Checkpoints (.pth/.pt/.ckpt/.safetensors) need torch.
+    2. Graphs torch cannot run (not RTMPose/YOLOX, or torch missing) go to ONNX Runtime.
+    3. torch on an accelerator torch can see (or the one ``device`` names).
+    4. ONNX Runtime otherwise: with its accelerator provider if one is offered and a session
+       really starts on it (that session is kept for reuse); on the CPU because its CPU
+       provider measured faster than torch-cpu (1.35x on 64 video frames, half the memory;
+       benchmarks/run.py, docs/torch-backend.md).
+    5. torch on the CPU when onnxruntime is not installed, or when its accelerator provider
+       is listed but fails to start (ONNX Runtime would refuse it rather than fall back).
     """
+    import importlib.util
+
     path = Path(path)
-    if path.suffix in (".pth", ".pt", ".safetensors"):
+    if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".safetensors"):
         return "torch"
     try:
-        from . import torch_backend  # noqa: F401  (absent until the torch backend exists)
+        from . import torch_backend
     except ImportError:
         return "onnxruntime"
     if torch_backend.accelerator_available(device):
-        return "torch"
-    return "onnxruntime"
+        return "torch" if torch_backend.can_run(path) else "onnxruntime"
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "torch" if torch_backend.can_run(path) else "onnxruntime"  # the latter says to install it
+    if str(device).lower() == "cpu":
+        return "onnxruntime"
+    try:
+        from .ort_backend import CPU, drop_session, get_session, resolve_providers
+
+        providers = resolve_providers("auto")
+        if providers[0] == CPU:
+            return "onnxruntime"
+        session = get_session(path, providers)
+        if session.get_providers()[0] == providers[0]:
+            return "onnxruntime"
+        drop_session(path, providers)
+    except BackendError:
+        pass
+    return "torch" if torch_backend.can_run(path) else "onnxruntime"
 
 
 def load_model(
