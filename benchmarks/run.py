@@ -9,6 +9,7 @@ Workloads (frames are 512 wide x 768 high):
   single  one image, one person        detect + pose
   crowd   one image, 8 people, boxes given   pose only
   video   N frames (default 64), one person each   detect + pose, batched
+  video-det4  the same frames, detector on every 4th frame only (--det-every 4)
 Models are architecture-faithful random-weight files (tools/make_test_models.py)
 written to benchmarks/models/ on first use; pass --models-dir to use real ones.
 The random detector is made "quiet" (it finds nobody), so the pose stage gets
@@ -35,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 DETECTOR, POSE = "yolox_l", "dw-ll_ucoco_384"
 FRAME_HW = (768, 512)
-WORKLOADS = ("single", "crowd", "video")
+WORKLOADS = ("single", "crowd", "video", "video-det4")
+DET_EVERY = 4  # the video-det4 workload: detector on every 4th frame, pose on all
 
 
 def ensure_models(models_dir: Path, dynamic: bool) -> dict[str, Path]:
@@ -89,7 +91,7 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
         torch.cuda.reset_peak_memory_stats() if device.startswith("cuda") else None
     rows = []
     for workload in workloads:
-        n_frames = {"single": 1, "crowd": 1, "video": n_video}[workload]
+        n_frames = {"single": 1, "crowd": 1, "video": n_video, "video-det4": n_video}[workload]
         people = 8 if workload == "crowd" else 1
         frames, boxes = frames_and_boxes(n_frames, people)
         frame_index = np.repeat(np.arange(n_frames), people)
@@ -97,7 +99,9 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
         det_times, pose_times = [], []
         for rep in range(repeats + 1):  # the first pass warms up (allocations, autotuning)
             t0 = time.perf_counter()
-            if workload != "crowd":
+            if workload == "video-det4":
+                est.detector(frames[::DET_EVERY])
+            elif workload != "crowd":
                 est.detector(frames)
             _sync(device)
             t1 = time.perf_counter()

@@ -235,7 +235,7 @@ def test_auto_on_cpu_takes_the_measured_faster_backend(models_dir, monkeypatch):
     monkeypatch.setattr(torch_backend, "accelerator_available", lambda device=None: False)
     monkeypatch.setattr("dwpose_core.backends.ort_backend.available_providers", lambda: ["CPUExecutionProvider"])
     path = models_dir.get("dw-tt_ucoco")
-    assert choose_backend(path) == "onnxruntime"  # its CPU provider measured faster (docs/torch-backend.md)
+    assert choose_backend(path) == "onnxruntime"  # its CPU provider measured faster (README, "Backend auto")
     assert choose_backend(path, device="cpu") == "onnxruntime"
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

@@ -36,7 +36,7 @@ def choose_backend(path: Union[str, Path], device: Optional[str] = None) -> str:
     4. ONNX Runtime otherwise: with its accelerator provider if one is offered and a session
        really starts on it (that session is kept for reuse); on the CPU because its CPU
        provider measured faster than torch-cpu (1.35x on 64 video frames, half the memory;
-       benchmarks/run.py, docs/torch-backend.md).
+       benchmarks/run.py; README, "Backend auto").
     5. torch on the CPU when onnxruntime is not installed, or when its accelerator provider
        is listed but fails to start (ONNX Runtime would refuse it rather than fall back).
     """
