@@ -8,7 +8,6 @@ instruction when a model file is missing or an argument is wrong.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path

@@ -10,7 +10,7 @@ import pytest
 
 from dwpose_core import hub
 from dwpose_core.hub import cli
-from fakehub import corrupt, fake_hub, hub_env, make_detector, make_pose, use_files  # noqa: F401
+from fakehub import corrupt, make_detector, make_pose, use_files
 
 REPO = "yzd-v/DWPose"
 DET = make_detector(seed=0)

@@ -12,8 +12,7 @@ import pytest
 from dwpose_core import hub
 from dwpose_core.hub import download as dl
 from dwpose_core.hub import registry
-from fakehub import (FakeHub, corrupt, fake_hub, hf_cache_entry, hub_env, make_detector, make_pose,  # noqa: F401
-                     sha256, use_files)
+from fakehub import FakeHub, corrupt, hf_cache_entry, make_detector, make_pose, sha256, use_files
 
 REPO = "yzd-v/DWPose"
 DET = make_detector(seed=0)

@@ -5,7 +5,6 @@ import pytest
 
 from dwpose_core import hub
 from dwpose_core.hub import registry
-from fakehub import fake_hub, hub_env  # noqa: F401  (fixtures)
 
 
 def test_defaults_are_yolox_l_and_dwpose_l_384():

@@ -12,8 +12,7 @@ import pytest
 
 from dwpose_core import hub
 from dwpose_core.hub import locate
-from fakehub import (corrupt, fake_hub, hf_cache_entry, hub_env, make_detector, make_pose,  # noqa: F401
-                     sha256, use_files)
+from fakehub import corrupt, hf_cache_entry, make_detector, make_pose, sha256, use_files
 
 DET = make_detector(seed=0)
 POSE = make_pose(seed=1)

@@ -12,7 +12,6 @@ import pytest
 from dwpose_core import hub
 from dwpose_core.hub import pth_inspect, verify
 from fakehub import corrupt, make_detector, make_pose, make_pth, sha256
-
 YOLOX = hub.get_spec("yolox_l.onnx")
 POSE384 = hub.get_spec("dw-ll_ucoco_384.onnx")
 PTH384 = hub.get_spec("dw-ll_ucoco_384.pth")

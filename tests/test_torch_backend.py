@@ -16,7 +16,6 @@ from dwpose_core.backends import BackendError, InferenceModel, choose_backend  #
 from dwpose_core.backends import torch_backend  # noqa: E402
 from dwpose_core.backends.torch_backend import TorchModel, accelerator_available, resolve_device  # noqa: E402
 from dwpose_core.torch_models.preprocess import invert_affine, letterbox, warp_crops  # noqa: E402
-from test_torch_parity import models_dir  # noqa: E402,F401
 
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)

@@ -17,7 +17,6 @@ from dwpose_core.torch_models.loading import (ArchitectureMismatch, WeightsForma
 from dwpose_core.torch_models.pth_reader import Checkpoint, CheckpointFormatError, Placeholder  # noqa: E402
 from dwpose_core.torch_models.rtmpose import RTMPoseSpec  # noqa: E402
 from dwpose_core.torch_models.yolox import YOLOXSpec  # noqa: E402
-from test_torch_parity import models_dir  # noqa: E402,F401  (session fixture shared with the parity tests)
 from tools.make_test_models import random_checkpoint_state, save_mmengine_checkpoint  # noqa: E402
 
 TINY = RTMPoseSpec("t", (256, 192))

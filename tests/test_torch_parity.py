@@ -28,30 +28,6 @@ FP32_TOL = 1e-4  # of each output's range
 HALF_TOL = {"fp16": 3e-3, "bf16": 2e-2}
 
 
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory):
-    """Generated model files, written once per test session and shared by the torch test files
-    (they import this fixture; the fixed folder name makes every import use the same files)."""
-    root = tmp_path_factory.getbasetemp() / "torch_models"
-    root.mkdir(exist_ok=True)
-    return _ModelStore(root)
-
-
-class _ModelStore:
-    def __init__(self, root: Path):
-        self.root = root
-
-    def get(self, stem: str, fmt: str = "onnx") -> Path:
-        from tools.make_test_models import make
-
-        name = {"onnx": f"{stem}.onnx", "dynamic": f"{stem}_dynamic.onnx", "pth": f"{stem}.pth"}[fmt]
-        path = self.root / name
-        if not path.exists():
-            make(stem, self.root, ("onnx", "dynamic", "pth") if not stem.startswith("yolox_l") and
-                 stem != "dw-ll_ucoco_384" else (fmt,), seed=0, lean=True)
-        return path
-
-
 def ort_run(path: Path, batch: np.ndarray) -> dict[str, np.ndarray]:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]

@@ -7,7 +7,6 @@ that is not available is an error, never a silent CPU fallback.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -151,8 +150,3 @@ class OrtModel:
     def release(self) -> None:
         drop_session(self.path, self.providers)
         self.session = None
-
-
-def cpu_threads_hint() -> Optional[int]:
-    value = os.environ.get("DWPOSE_ORT_THREADS")
-    return int(value) if value else None
