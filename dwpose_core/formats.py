@@ -382,6 +382,12 @@ def _track_id(person: dict, path: str) -> Optional[int]:
 
 # ---------------------------------------------------------------------------- files
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_json(path: Union[str, os.PathLike], data: Union[PoseKeypointInput, Sequence[FramePose]]) -> Path:
     """Write POSE_KEYPOINT (or FramePose objects, converted with the defaults) as UTF-8 JSON.
 
@@ -397,6 +403,7 @@ def save_json(path: Union[str, os.PathLike], data: Union[PoseKeypointInput, Sequ
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the user's file follows their umask
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -1,6 +1,7 @@
 """POSE_KEYPOINT writing and reading, against the layouts written out from REFERENCE.md."""
 from __future__ import annotations
 
+import os
 import json
 import math
 import re
@@ -369,3 +370,13 @@ def test_part_set_to_null_by_an_editor_is_absent_after_reading(frames):
     back = from_pose_keypoint(data)[0].people[0]
     assert not back.scores[23:91].any()
     assert np.array_equal(back.scores[91:], frames[0].people[0].scores[91:])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_saved_json_follows_the_umask_like_any_written_file(frames, tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_json(tmp_path / "perm.json", to_pose_keypoint(frames))
+        assert (path.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(old)
