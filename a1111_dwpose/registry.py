@@ -49,12 +49,30 @@ def controlnet_base():
     return base
 
 
+class _DWPoseCalls:
+    """What both registries' entries do when called: run our estimator; unload never raises."""
+
+    dwpose_variant: Variant
+    dwpose_cache: EstimatorCache
+
+    def __call__(self, input_image, resolution, slider_1=None, slider_2=None, slider_3=None,
+                 input_mask=None, **kwargs):
+        return run_variant(self.dwpose_variant, self.dwpose_cache, input_image, resolution,
+                           kwargs.get("json_pose_callback"))
+
+    def unload(self) -> bool:
+        try:
+            return self.dwpose_cache.release(self.dwpose_variant.name)
+        except Exception:  # called before every generation: must never raise
+            return False
+
+
 def _controlnet_class(base):
     cls = _classes.get(base)
     if cls is not None:
         return cls
 
-    class DWPoseOpenPosePreprocessor(base):
+    class DWPoseOpenPosePreprocessor(_DWPoseCalls, base):
         """A DWPose variant in sd-webui-controlnet's registry (torch backend on A1111's device)."""
 
         def __init__(self, variant: Variant, cache: EstimatorCache):
@@ -69,16 +87,6 @@ def _controlnet_class(base):
             self.dwpose_variant = variant
             self.dwpose_cache = cache
 
-        def __call__(self, input_image, resolution, slider_1=None, slider_2=None, slider_3=None,
-                     input_mask=None, **kwargs):
-            return run_variant(self.dwpose_variant, self.dwpose_cache, input_image, resolution,
-                               kwargs.get("json_pose_callback"))
-
-        def unload(self) -> bool:
-            try:
-                return self.dwpose_cache.release(self.dwpose_variant.name)
-            except Exception:  # called before every generation: must never raise
-                return False
 
     _classes[base] = DWPoseOpenPosePreprocessor
     return DWPoseOpenPosePreprocessor
@@ -130,7 +138,7 @@ def _forge_class(base):
     if cls is not None:
         return cls
 
-    class DWPoseForgePreprocessor(base):
+    class DWPoseForgePreprocessor(_DWPoseCalls, base):
         """A DWPose variant in Forge's registry (shown by name; Forge has no labels)."""
 
         def __init__(self, variant: Variant, cache: EstimatorCache):
@@ -141,16 +149,6 @@ def _forge_class(base):
             self.dwpose_variant = variant
             self.dwpose_cache = cache
 
-        def __call__(self, input_image, resolution, slider_1=None, slider_2=None, slider_3=None,
-                     input_mask=None, **kwargs):
-            return run_variant(self.dwpose_variant, self.dwpose_cache, input_image, resolution,
-                               kwargs.get("json_pose_callback"))
-
-        def unload(self) -> bool:
-            try:
-                return self.dwpose_cache.release(self.dwpose_variant.name)
-            except Exception:
-                return False
 
     _classes[base] = DWPoseForgePreprocessor
     return DWPoseForgePreprocessor
