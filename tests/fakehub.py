@@ -382,3 +382,18 @@ def fake_hub(hub_env, monkeypatch):
     hub.env = hub_env
     yield hub
     hub.stop()
+
+
+# The two default models as small test files, served by the fake hub under their official names.
+OFFICIAL_REPO = "yzd-v/DWPose"
+SERVED_DETECTOR = make_detector(seed=0)
+SERVED_POSE = make_pose(seed=1)
+
+
+@pytest.fixture
+def served(fake_hub, monkeypatch):
+    """The fake hub serves SERVED_DETECTOR / SERVED_POSE, and the registry expects exactly those bytes."""
+    fake_hub.add(OFFICIAL_REPO, "yolox_l.onnx", SERVED_DETECTOR)
+    fake_hub.add(OFFICIAL_REPO, "dw-ll_ucoco_384.onnx", SERVED_POSE)
+    use_files(monkeypatch, {"yolox_l.onnx": SERVED_DETECTOR, "dw-ll_ucoco_384.onnx": SERVED_POSE})
+    return fake_hub

@@ -6,23 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from dwpose_core import hub
 from dwpose_core.hub import cli
-from fakehub import corrupt, make_detector, make_pose, use_files
-
-REPO = "yzd-v/DWPose"
-DET = make_detector(seed=0)
-POSE = make_pose(seed=1)
-
-
-@pytest.fixture
-def served(fake_hub, monkeypatch):
-    fake_hub.add(REPO, "yolox_l.onnx", DET)
-    fake_hub.add(REPO, "dw-ll_ucoco_384.onnx", POSE)
-    use_files(monkeypatch, {"yolox_l.onnx": DET, "dw-ll_ucoco_384.onnx": POSE})
-    return fake_hub
+from fakehub import corrupt, make_pose
+from fakehub import OFFICIAL_REPO as REPO, SERVED_DETECTOR as DET, SERVED_POSE as POSE
 
 
 def put(path: Path, data: bytes) -> Path:

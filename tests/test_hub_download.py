@@ -12,20 +12,8 @@ import pytest
 from dwpose_core import hub
 from dwpose_core.hub import download as dl
 from dwpose_core.hub import registry
-from fakehub import FakeHub, corrupt, hf_cache_entry, make_detector, make_pose, sha256, use_files
-
-REPO = "yzd-v/DWPose"
-DET = make_detector(seed=0)
-POSE = make_pose(seed=1)
-
-
-@pytest.fixture
-def served(fake_hub, monkeypatch):
-    """The fake hub serves DET / POSE, and the registry expects exactly those bytes."""
-    fake_hub.add(REPO, "yolox_l.onnx", DET)
-    fake_hub.add(REPO, "dw-ll_ucoco_384.onnx", POSE)
-    use_files(monkeypatch, {"yolox_l.onnx": DET, "dw-ll_ucoco_384.onnx": POSE})
-    return fake_hub
+from fakehub import FakeHub, corrupt, hf_cache_entry, sha256
+from fakehub import OFFICIAL_REPO as REPO, SERVED_DETECTOR as DET, SERVED_POSE as POSE
 
 
 @pytest.fixture
