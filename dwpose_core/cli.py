@@ -1,203 +1,298 @@
-"""Command line: ``python -m dwpose_core INPUT... --out DIR`` and ``python -m dwpose_core models ...``.
+"""Command line: ``python -m dwpose_core INPUT... --out DIR`` and its sub-commands.
 
-For each image: ``DIR/<stem>_pose.png`` and ``DIR/<stem>.json`` (the POSE_KEYPOINT
-list for that input). For each video: ``DIR/<stem>.json`` with one entry per
-frame and the pose frames as ``DIR/<stem>_pose.mp4``. Exit code 2 with a one-line
-instruction when a model file is missing or an argument is wrong.
+An adapter over the one job (:mod:`dwpose_core.annotate`): it turns the flags into a
+:class:`~dwpose_core.estimator_pool.ModelSetup` and :class:`~dwpose_core.annotate.AnnotateOptions`,
+checks every input and the output folder before any model loads, runs the job per file
+(:mod:`dwpose_core.file_annotation`) and says what it wrote. Exit codes: see ``EPILOG``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+import time
 from pathlib import Path
-from typing import Iterator, Optional
-
-from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from typing import Optional
 
 log = logging.getLogger("dwpose")
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# python -m dwpose_core NAME ... -> module.main(argv)
+SUBCOMMANDS = {
+    "models": "dwpose_core.hub.cli",
+    "render": "dwpose_core.render_cli",
+    "retarget": "dwpose_core.retarget_cli",
+    "batch": "dwpose_core.batch",
+}
+
+EPILOG = """\
+examples:
+  python -m dwpose_core photo.jpg --out out/                  # out/photo.json + out/photo_pose.png
+  python -m dwpose_core shots/ clip.mp4 --out out/ --feet     # a folder (recursively) and a video
+  python -m dwpose_core dance.mp4 --out out/ --smooth --selection largest --det-every 4
+
+other commands:
+  python -m dwpose_core models {list,download,verify}   model files
+  python -m dwpose_core render POSE.json --out DIR      pictures from POSE_KEYPOINT JSON
+  python -m dwpose_core retarget POSE.json --reference REF.png --out OUT.json
+  python -m dwpose_core batch INPUTS... --out DIR        resumable dataset runs (local or --ray)
+
+outputs: DIR/<name>.json (POSE_KEYPOINT) and DIR/<name>_pose.png (or _pose.mp4 for a video); a
+folder's sub-folders are kept under DIR; inputs that would share a name keep their extension
+(a.png.json, a.jpg.json). An interrupted video keeps its frames in <name>.incomplete.json.
+
+environment:
+  DWPOSE_CKPTS_DIR   where models are looked for and downloaded (default: ckpts/ in the pack)
+  HF_HUB_OFFLINE=1   never download (same as --offline)
+  HF_ENDPOINT        another Hugging Face endpoint or mirror
+
+exit codes:
+  0  every input done
+  1  some inputs could not be read or processed (the others were written; each is named)
+  2  wrong argument, or a model / backend / device problem (one line, nothing processed)
+  130  interrupted (Ctrl-C); the inputs already done are kept
+"""
 
 
 class UsageError(Exception):
     """Wrong input the user can fix; printed as one line, exit code 2."""
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _profiles() -> list[str]:
+    try:
+        from .profiles import PROFILES
+    except ImportError:
+        return ["controlnet"]
+    return list(PROFILES)
+
+
+def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    """The job's flags (shared by the main command and ``batch``)."""
+    from .estimator_pool import DEFAULT_DETECTOR, DEFAULT_POSE
+    from .selection import SELECTION_MODES
+
+    p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+    m = p.add_argument_group("models")
+    m.add_argument("--det", default=DEFAULT_DETECTOR, help="detector: registry name, file path, or 'none' (whole frame)")
+    m.add_argument("--pose", default=DEFAULT_POSE, help="pose model: registry name or file path (.onnx, or .pth with the torch backend)")
+    m.add_argument("--det-size", type=int, default=640, metavar="N", help="detector input size (multiple of 32, 320-1280); smaller is faster, finds fewer small people")
+    m.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
+    m.add_argument("--device", default=None, help="torch device (cuda, cuda:1, mps, xpu, cpu) or ONNX Runtime provider; default: the best available")
+    m.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="torch backend weights")
+    m.add_argument("--offline", action="store_true", help="never download models")
+    w = p.add_argument_group("what to keep")
+    w.add_argument("--no-body", action="store_true", help="leave the body out of the JSON and the picture")
+    w.add_argument("--no-hands", action="store_true", help="leave the hands out")
+    w.add_argument("--no-face", action="store_true", help="leave the face out")
+    w.add_argument("--feet", action="store_true", help="keep the feet (JSON and picture)")
+    w.add_argument("--selection", default="all", choices=list(SELECTION_MODES), help="which people to keep")
+    w.add_argument("--top-k", type=int, default=1, help="k for --selection top_k")
+    w.add_argument("--max-people", type=int, default=None, help="keep at most N people per frame (most confident)")
+    w.add_argument("--det-threshold", type=float, default=0.3, help="person score to keep a detection")
+    w.add_argument("--max-detections", type=int, default=100, help="at most N people per frame go to the pose stage")
+    d = p.add_argument_group("pictures")
+    d.add_argument("--profile", default="controlnet", choices=_profiles(), help="how the pose picture is drawn (the model it feeds)")
+    d.add_argument("--resolution", type=int, default=None, help="short side of the pose picture in px (multiple of 8); default: the input's size")
+    d.add_argument("--xinsir", action="store_true", help="xinsir SDXL ControlNet line widths")
+    d.add_argument("--no-pictures", action="store_true", help="write the JSON only")
+    d.add_argument("--face-crops", type=int, nargs="?", const=512, default=None, metavar="SIZE", help="also write square face crops (<name>_face.png/.mp4) of SIZE px (default 512)")
+    v = p.add_argument_group("video")
+    v.add_argument("--track", action="store_true", help="keep person identities across frames (track_id)")
+    v.add_argument("--smooth", type=float, nargs="?", const=1.0, default=0.0, metavar="S", help="temporal smoothing strength (no value: 1.0; 0 = off); turns tracking on")
+    v.add_argument("--det-every", type=int, default=1, metavar="N", help="run the detector every N frames, follow the keypoints in between")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only: no progress bars, warnings or file list")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m dwpose_core",
-        description="Whole-body poses (body, feet, face, hands) for ControlNet from images, folders and videos. "
-                    "Model management: python -m dwpose_core models {list,download,verify}.",
-    )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or videos")
-    p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
-    p.add_argument("--det", default="yolox_l.onnx", help="detector: registry name, file path, or 'none' (whole frame)")
-    p.add_argument("--pose", default="dw-ll_ucoco_384.onnx", help="pose model: registry name or file path (.onnx; .pth with --backend torch)")
-    p.add_argument("--resolution", type=int, default=None, help="short side of the pose image (multiple of 8); default: the input's size")
-    p.add_argument("--no-body", action="store_true", help="do not draw or export the body")
-    p.add_argument("--no-hands", action="store_true", help="do not draw or export the hands")
-    p.add_argument("--no-face", action="store_true", help="do not draw or export the face")
-    p.add_argument("--feet", action="store_true", help="draw the feet (always kept in the JSON's wholebody field)")
-    p.add_argument("--xinsir", action="store_true", help="xinsir SDXL ControlNet line widths")
-    p.add_argument("--max-people", type=int, default=None, help="keep at most N people per frame (most confident)")
-    p.add_argument("--selection", default="all", choices=["all", "largest", "most_confident", "top_k"])
-    p.add_argument("--top-k", type=int, default=1, help="k for --selection top_k")
-    p.add_argument("--det-threshold", type=float, default=0.3, help="person score to keep a detection")
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
-    p.add_argument("--device", default=None, help="torch device (cuda, cuda:1, mps, xpu, cpu) or ONNX Runtime provider")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    p.add_argument("--smooth", type=float, default=0.0, help="video: temporal smoothing strength (0 = off)")
-    p.add_argument("--det-every", type=int, default=1, help="video: run the detector every N frames, track in between")
-    p.add_argument("--track", action="store_true", help="video: keep person identities across frames")
-    p.add_argument("--offline", action="store_true", help="never download models")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        prog="python -m dwpose_core", formatter_class=_Formatter, epilog=EPILOG,
+        description="Whole-body poses (body, feet, face, hands: 133 COCO-WholeBody keypoints) for ControlNet "
+                    "and pose-driven video models, from images, folders and videos.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or videos")
+    add_job_arguments(p)
     return p
 
 
-def iter_inputs(inputs: list[str]) -> Iterator[Path]:
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-            if not files:
-                raise UsageError(f"{path} contains no images or videos ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-            yield from files
-        elif path.is_file():
-            if path.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-                raise UsageError(f"{path}: unsupported file type {path.suffix!r}; give images or videos.")
-            yield path
-        else:
-            raise UsageError(f"{path} does not exist; give image files, folders or videos.")
+def job_from_args(args):
+    """(ModelSetup, AnnotateOptions) from parsed flags; UsageError for a wrong value."""
+    from .annotate import AnnotateOptions, Parts
+    from .estimator_pool import ModelSetup
+
+    if args.det_size % 32 or not 320 <= args.det_size <= 1280:
+        raise UsageError(f"--det-size must be a multiple of 32 from 320 to 1280, got {args.det_size}.")
+    if args.resolution is not None and args.resolution < 64:
+        raise UsageError(f"--resolution must be at least 64, got {args.resolution}.")
+    detector = None if args.det.lower() == "none" else args.det
+    setup = ModelSetup(detector, args.pose, backend=args.backend, device=args.device, precision=args.precision,
+                       providers=args.device if args.backend == "onnxruntime" and args.device else "auto",
+                       det_size=args.det_size, download=not args.offline, device_option="--device")
+    try:
+        options = AnnotateOptions(
+            parts=Parts(body=not args.no_body, hands=not args.no_hands, face=not args.no_face, feet=args.feet),
+            selection=args.selection, top_k=args.top_k, max_people=args.max_people,
+            det_threshold=args.det_threshold, max_detections=args.max_detections, tracking=args.track,
+            smoothing=args.smooth, det_every=args.det_every, draw=not args.no_pictures,
+            resolution=args.resolution, xinsir=args.xinsir, profile=args.profile, face_crops=args.face_crops)
+    except ValueError as exc:
+        raise UsageError(_flag_message(str(exc))) from exc
+    return setup, options
+
+
+def _flag_message(message: str) -> str:
+    """'det_every must be ...' -> '--det-every must be ...' (the names the user typed)."""
+    names = {"smoothing": "--smooth", "tracking": "--track", "face crop size": "--face-crops",
+             "det_every": "--det-every", "max_people": "--max-people", "top_k": "--top-k",
+             "det_threshold": "--det-threshold", "max_detections": "--max-detections",
+             "resolution": "--resolution", "selection": "--selection", "profile": "--profile"}
+    for name, flag in names.items():
+        if message.startswith(name + " "):
+            return flag + message[len(name):] + "."
+    return message
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "models":
-        from .hub.cli import main as models_main
-
-        return models_main(argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    _configure_logging(args.quiet)
     try:
-        _check_args(args)
-        inputs = list(iter_inputs(args.inputs))
-        return _run(args, inputs)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:  # hub.ModelNotFoundError included
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else exc}", file=sys.stderr)
-        for line in str(exc).splitlines()[1:]:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("interrupted before any input was done", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - every failure is one line; --debug shows the traceback
+        if args.debug:
+            raise
+        code, lines = classify(exc)
+        print(f"error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
             print(f"  {line}", file=sys.stderr)
-        return 2
+        return code
 
 
-def _check_args(args) -> None:
-    if args.resolution is not None and args.resolution < 64:
-        raise UsageError(f"--resolution must be at least 64, got {args.resolution}.")
-    if args.max_people is not None and args.max_people < 0:
-        raise UsageError("--max-people must be >= 0.")
-    if args.det_every < 1:
-        raise UsageError("--det-every must be >= 1.")
-    if args.smooth < 0:
-        raise UsageError("--smooth must be >= 0.")
+def _configure_logging(quiet: bool) -> None:
+    level = logging.ERROR if quiet else logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(message)s")
+    log.setLevel(level)
 
 
-def _run(args, inputs: list[Path]) -> int:
+def classify(exc: BaseException) -> tuple[int, list[str]]:
+    """(exit code, message lines) of an error that stops the whole run."""
+    from .outputs import OutputError
+
+    text = str(exc).strip() or type(exc).__name__
+    lines = [line for line in text.splitlines() if line.strip()] or [type(exc).__name__]
+    if isinstance(exc, (UsageError, OutputError)) or _is_model_problem(exc):
+        return EXIT_USAGE, lines
+    return EXIT_USAGE, [f"{type(exc).__name__}: {lines[0]}", *lines[1:],
+                        "(unexpected: run again with --debug for the traceback)"]
+
+
+def _is_model_problem(exc: BaseException) -> bool:
     from .backends import BackendError
-    from .pipeline import WholeBodyEstimator
+    from .hub.errors import HubError
 
-    detector = None if args.det.lower() == "none" else args.det
-    try:
-        estimator = WholeBodyEstimator(detector, args.pose, backend=args.backend, device=args.device,
-                                       precision=args.precision, download=not args.offline,
-                                       **({"providers": args.device} if args.backend == "onnxruntime" and args.device else {}))
-    except BackendError as exc:
-        raise UsageError(str(exc)) from exc
-    log.info("DWPose: detector %s, pose %s", estimator.info["detector"] or "none (whole frame)", estimator.info["pose"])
-    args.out.mkdir(parents=True, exist_ok=True)
-    images = [p for p in inputs if p.suffix.lower() in IMAGE_SUFFIXES]
-    videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
-    if images:
-        _run_images(args, estimator, images)
-    for video in videos:
-        _run_video(args, estimator, video)
-    return 0
+    return isinstance(exc, (BackendError, HubError, FileNotFoundError, ValueError))
 
 
-def _parts(args) -> dict:
-    return dict(body=not args.no_body, hands=not args.no_hands, face=not args.no_face)
-
-
-def _call_options(args) -> dict:
-    return dict(det_threshold=args.det_threshold, max_people=args.max_people, selection=args.selection,
-                top_k=args.top_k)
-
-
-def _run_images(args, estimator, images: list[Path]) -> None:
+def _run(args) -> int:
     from tqdm import tqdm
 
-    from .formats import save_json, to_pose_keypoint
-    from .images import read_image, write_image
-    from .render import draw_pose
+    from .inputs import collect_inputs
+    from .outputs import probe_writable
 
-    for path in tqdm(images, desc="images", unit="img", disable=args.quiet or len(images) < 2):
-        try:
-            frame = read_image(path)
-        except ValueError as exc:
-            log.warning("skipped %s: %s", path, exc)
-            continue
-        pose = estimator([frame], **_call_options(args))[0]
-        save_json(args.out / f"{path.stem}.json", to_pose_keypoint([pose], **_parts(args)))
-        canvas = draw_pose(pose, resolution=args.resolution, feet=args.feet, xinsir=args.xinsir, **_parts(args))
-        write_image(args.out / f"{path.stem}_pose.png", canvas)
-
-
-def _run_video(args, estimator, path: Path, chunk: int = 32) -> None:
-    import cv2
-    from tqdm import tqdm
-
-    from .formats import save_json, to_pose_keypoint
-    from .pipeline import VideoState
-    from .render import draw_pose
-
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        log.warning("skipped %s: OpenCV cannot open this video", path)
-        return
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    state, writer, entries = VideoState(), None, []
-    bar = tqdm(total=total, desc=path.name, unit="frame", disable=args.quiet)
+    setup, options = job_from_args(args)
+    inputs, rejected = collect_inputs(args.inputs, args.out)
+    total = len(inputs) + len(rejected)
+    for bad in rejected:
+        print(f"skipped {bad}", file=sys.stderr)
+    if not inputs:
+        print(f"no input could be read ({len(rejected)} skipped); nothing was done", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    probe_writable(args.out)
+    annotator = _annotator(setup, options, args.quiet)
+    failed, done = len(rejected), 0
+    bar = tqdm(total=len(inputs), desc="inputs", unit="file", disable=args.quiet or len(inputs) < 2)
+    started = time.perf_counter()
     try:
-        while True:
-            frames = _read_frames(capture, chunk)
-            if not frames:
-                break
-            poses = estimator(frames, **_call_options(args), track=args.track or args.smooth > 0,
-                              det_every=args.det_every, smoothing=args.smooth, video_state=state)
-            entries += to_pose_keypoint(poses, **_parts(args))
-            for pose in poses:
-                canvas = draw_pose(pose, resolution=args.resolution, feet=args.feet, xinsir=args.xinsir, **_parts(args))
-                if writer is None:
-                    writer = cv2.VideoWriter(str(args.out / f"{path.stem}_pose.mp4"),
-                                             cv2.VideoWriter_fourcc(*"mp4v"), fps, (canvas.shape[1], canvas.shape[0]))
-                writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-            bar.update(len(frames))
-    finally:
+        for item in inputs:
+            ok = _one(annotator, item, args, bar)
+            done += ok
+            failed += not ok
+            bar.update(1)
+    except KeyboardInterrupt:
         bar.close()
-        capture.release()
-        if writer is not None:
-            writer.release()
-    save_json(args.out / f"{path.stem}.json", entries)
+        print(f"interrupted: {done} of {total} inputs done", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
+    if failed:
+        print(f"{failed} of {total} inputs failed (named above); {done} done in {args.out}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    if not args.quiet:
+        print(f"done: {done} input(s) in {time.perf_counter() - started:.1f} s, written to {args.out}")
+    return EXIT_OK
 
 
-def _read_frames(capture, count: int) -> list:
-    import cv2
+def _annotator(setup, options, quiet: bool):
+    from .annotate import PoseAnnotator
 
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    return frames
+    annotator = PoseAnnotator.from_setup(setup, options)
+    info = annotator.estimator.info
+    log.info("DWPose: detector %s, pose %s", info["detector"] or "none (whole frame)", info["pose"])
+    return annotator
+
+
+def _one(annotator, item, args, bar) -> bool:
+    """Annotate one input; True when done. Input problems are reported and counted; model problems stop."""
+    from tqdm import tqdm
+
+    from .backends import BackendError
+    from .file_annotation import annotate_file, partial_result
+
+    frames_bar = None
+    if item.kind == "video" and not args.quiet:
+        frames_bar = tqdm(desc=item.path.name, unit="frame", leave=False)
+    try:
+        result = annotate_file(annotator, item.path, item.kind, args.out, item.base,
+                               progress=frames_bar.update if frames_bar is not None else None)
+    except BackendError:
+        raise
+    except KeyboardInterrupt as exc:
+        _report_partial(exc, item, tqdm)
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad input never stops the others
+        if args.debug:
+            raise
+        tqdm.write(f"error: {item.path}: {_one_line(exc)}", file=sys.stderr)
+        _report_partial(exc, item, tqdm)
+        return False
+    finally:
+        if frames_bar is not None:
+            frames_bar.close()
+    if not args.quiet:
+        tqdm.write(f"{item.path} -> {', '.join(str(p) for p in result.written)}")
+    return True
+
+
+def _report_partial(exc: BaseException, item, tqdm) -> None:
+    from .file_annotation import partial_result
+
+    kept, frames = partial_result(exc)
+    if kept is not None:
+        tqdm.write(f"  kept the {frames} frame(s) done of {item.path} in {kept}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if not isinstance(exc, (KeyError, TypeError, AttributeError, IndexError)) else \
+        f"{type(exc).__name__}: {text}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class VideoState:
 
     tracker: Any = None
     smoother: Any = None
+    box_tracker: Any = None  # tracks on boxes alone, for choosing people before the pose stage
     frames_seen: int = 0
     last_frame: Optional[FramePose] = None
 
@@ -72,16 +73,23 @@ def normalise_frames(frames) -> list[np.ndarray]:
 
 
 class WholeBodyEstimator:
-    """YOLOX person detection + DWPose whole-body pose, models loaded once and reused."""
+    """YOLOX person detection + DWPose whole-body pose, models loaded once and reused.
+
+    ``det_size``: the detector's square input size (a multiple of 32); ``device_option``: how the
+    device is named where the user chose it (``--device`` on the command line, a widget in ComfyUI),
+    so that a device problem names the right thing.
+    """
 
     def __init__(self, detector: Optional[ModelRef] = DEFAULT_DETECTOR, pose: ModelRef = DEFAULT_POSE, *,
                  backend: str = "auto", device: Optional[str] = None, precision: str = "fp32",
-                 providers="auto", download: bool = True):
-        load = dict(backend=backend, device=device, precision=precision, providers=providers)
+                 providers="auto", download: bool = True, det_size: int = 640, device_option: str = "device"):
+        load = dict(backend=backend, device=device, precision=precision, providers=providers,
+                    **_device_option(device_option))
         self.detector: Optional[PersonDetector] = None
+        self._released = False
         if detector not in (None, "", "none", "None"):
             det_path, order = resolve_model(detector, "detector", download)
-            self.detector = PersonDetector(load_model(det_path, **load), channel_order=order or "bgr")
+            self.detector = _make_detector(load_model(det_path, **load), order or "bgr", det_size)
         try:
             pose_path, _ = resolve_model(pose, "pose", download)
             self.pose = WholeBodyPoseModel(load_model(pose_path, **load))
@@ -95,7 +103,11 @@ class WholeBodyEstimator:
         return {"detector": self.detector.model.info if self.detector else None, "pose": self.pose.model.info}
 
     def release(self) -> None:
-        """Free both models (GPU memory included); the estimator is unusable afterwards."""
+        """Free both models (GPU memory included); the estimator is unusable afterwards.
+        Releasing twice is a no-op: it never frees a model that another estimator holds."""
+        if self._released:
+            return
+        self._released = True
         if self.detector is not None:
             release_model(self.detector.model)
         release_model(self.pose.model)
@@ -105,51 +117,67 @@ class WholeBodyEstimator:
                  top_k: int = 1, chunk_size: int = 16,
                  progress: Optional[Callable[[int, int], None]] = None,
                  track: bool = False, det_every: int = 1, smoothing: float = 0.0,
-                 video_state: Optional[VideoState] = None) -> list[FramePose]:
+                 video_state: Optional[VideoState] = None, boxes: Optional[Sequence[np.ndarray]] = None,
+                 max_detections: int = 100) -> list[FramePose]:
+        """Poses of ``frames``. ``boxes``: per frame (K, 4) person boxes that replace the detector.
+
+        With ``track`` and a selection (``selection`` other than "all", or ``max_people``), people
+        are tracked on their boxes first and only the chosen tracks are posed."""
         check_mode(selection)
+        if self._released:
+            raise RuntimeError("This estimator was released; build a new one.")
         if det_every < 1:
             raise ValueError(f"det_every must be >= 1, got {det_every}.")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
         frames = normalise_frames(frames)
-        thresholds = DetectionThresholds(candidate_threshold, nms_threshold, det_threshold)
+        if boxes is not None and len(boxes) != len(frames):
+            raise ValueError(f"boxes are given for {len(boxes)} frames but there are {len(frames)} frames.")
+        thresholds = _thresholds(candidate_threshold, nms_threshold, det_threshold, max_detections)
         state = video_state if video_state is not None else VideoState()
+        select_tracks_first = track and (selection != "all" or max_people is not None)
         # With tracking, selection is decided per track over the clip, not per frame.
-        per_frame_selection = "all" if track else selection
-        select = dict(mode=per_frame_selection, top_k=top_k, max_people=None if track else max_people)
+        select = dict(mode="all" if track else selection, top_k=top_k, max_people=None if track else max_people)
+        ranking = dict(mode=selection, top_k=top_k, max_people=max_people) if select_tracks_first else None
 
         results: list[FramePose] = []
+        per_frame = det_every > 1 and self.detector is not None and boxes is None
         for start in range(0, len(frames), chunk_size):
             chunk = frames[start:start + chunk_size]
-            if det_every == 1 or self.detector is None:
-                results.extend(self._estimate_chunk(chunk, thresholds, select))
+            if not per_frame:
+                given = None if boxes is None else [_given(b) for b in boxes[start:start + chunk_size]]
+                results.extend(self._estimate_chunk(chunk, thresholds, select, given, state, ranking))
             else:
                 for frame in chunk:
                     due = state.frames_seen % det_every == 0 or state.last_frame is None \
                         or not state.last_frame.people
-                    boxes = None if due else _boxes_from_previous(state.last_frame, frame)
-                    pose = self._estimate_chunk([frame], thresholds, select, boxes)[0]
+                    given = None if due else [_boxes_from_previous(state.last_frame, frame)]
+                    pose = self._estimate_chunk([frame], thresholds, select, given, state, ranking)[0]
                     state.last_frame = pose
                     state.frames_seen += 1
                     results.append(pose)
             if progress is not None:
                 progress(min(start + chunk_size, len(frames)), len(frames))
-        if det_every == 1:
+        if not per_frame:
             state.frames_seen += len(frames)
             state.last_frame = results[-1] if results else state.last_frame
         if track or smoothing > 0:
-            results = _apply_temporal(results, state, track, selection, top_k, max_people, smoothing)
+            results = _apply_temporal(results, state, track and not select_tracks_first, selection, top_k,
+                                      max_people, smoothing)
         return results
 
-    def _estimate_chunk(self, frames: list[np.ndarray], thresholds: DetectionThresholds, select: dict,
-                        given_boxes: Optional[tuple[np.ndarray, np.ndarray]] = None) -> list[FramePose]:
-        if given_boxes is not None:
-            detections = [given_boxes]
-        elif self.detector is not None:
-            detections = self.detector(frames, thresholds)
-        else:
-            detections = [(np.array([[0, 0, f.shape[1], f.shape[0]]], np.float32), np.ones(1, np.float32))
-                          for f in frames]
+    def _detect(self, frames: list[np.ndarray], thresholds, given) -> list[tuple[np.ndarray, np.ndarray]]:
+        if given is not None:
+            return [_clean_boxes(b, s, f, thresholds) for (b, s), f in zip(given, frames)]
+        if self.detector is not None:
+            return self.detector(frames, thresholds)
+        return [(np.array([[0, 0, f.shape[1], f.shape[0]]], np.float32), np.ones(1, np.float32)) for f in frames]
+
+    def _estimate_chunk(self, frames: list[np.ndarray], thresholds, select: dict, given, state: VideoState,
+                        ranking: Optional[dict]) -> list[FramePose]:
+        detections = self._detect(frames, thresholds, given)
+        if ranking is not None:
+            detections = _choose_tracks_on_boxes(frames, detections, state, ranking)
         frame_index, boxes, box_scores = [], [], []
         for i, (b, s) in enumerate(detections):
             areas = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
@@ -165,6 +193,73 @@ class WholeBodyEstimator:
         for k in range(len(boxes)):
             out[frame_index[k]].people.append(Person(keypoints[k], scores[k], boxes[k], box_scores[k]))
         return out
+
+
+def _device_option(name: str) -> dict:
+    """Pass the device option's name to load_model when the backends take it."""
+    import inspect
+
+    return {"option_name": name} if "option_name" in inspect.signature(load_model).parameters else {}
+
+
+def _make_detector(model, order: str, det_size: int) -> PersonDetector:
+    import inspect
+
+    if det_size != 640 or "det_size" in inspect.signature(PersonDetector).parameters:
+        return PersonDetector(model, channel_order=order, det_size=det_size)
+    return PersonDetector(model, channel_order=order)
+
+
+def _thresholds(candidate: float, nms: float, keep: float, max_detections: int) -> DetectionThresholds:
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(DetectionThresholds)}
+    extra = {"max_detections": int(max_detections)} if "max_detections" in names else {}
+    return DetectionThresholds(candidate, nms, keep, **extra)
+
+
+def _given(boxes) -> tuple[np.ndarray, np.ndarray]:
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return b, np.ones(len(b), np.float32)
+
+
+def _clean_boxes(boxes: np.ndarray, scores: np.ndarray, frame: np.ndarray, thresholds
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes given from outside (or carried from the previous frame) follow the detector's rules:
+    clipped to the frame, empty or non-finite ones dropped, at most max_detections."""
+    h, w = frame.shape[:2]
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    s = np.asarray(scores, np.float64).reshape(-1)
+    finite = np.all(np.isfinite(b), axis=1) & np.isfinite(s)
+    b, s = b[finite], s[finite]
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
+    ok = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    b, s = b[ok], s[ok]
+    limit = getattr(thresholds, "max_detections", None)
+    if limit is not None and len(b) > limit:
+        order = np.argsort(-s, kind="stable")[:limit]
+        b, s = b[order], s[order]
+    return b.astype(np.float32), s.astype(np.float32)
+
+
+def _choose_tracks_on_boxes(frames, detections, state: VideoState, ranking: dict):
+    """Track the people on their boxes alone and keep only the tracks the selection chooses
+    (ranked on clip-wide box statistics, as :func:`dwpose_core.temporal.select_tracks` does), so
+    that the pose stage runs on the chosen people only."""
+    from . import temporal
+
+    if state.box_tracker is None:
+        state.box_tracker = temporal.TrackerState()
+    zeros_kp, zeros_sc = np.zeros((133, 2), np.float32), np.zeros(133, np.float32)
+    box_frames = [FramePose(f.shape[1], f.shape[0],
+                            [Person(zeros_kp, zeros_sc, b[k], float(s[k])) for k in range(len(b))])
+                  for f, (b, s) in zip(frames, detections)]
+    temporal.track(box_frames, state.box_tracker)
+    chosen = temporal.select_tracks(box_frames, ranking["mode"], top_k=ranking["top_k"],
+                                    max_people=ranking["max_people"], state=state.box_tracker)
+    return [(np.array([p.box for p in frame.people], np.float32).reshape(-1, 4),
+             np.array([p.box_score for p in frame.people], np.float32)) for frame in chosen]
 
 
 def _boxes_from_previous(previous: FramePose, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

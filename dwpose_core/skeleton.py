@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import colorsys
 
+import numpy as np
+
 NUM_KEYPOINTS = 133
 
 # COCO-WholeBody index ranges (half-open).
@@ -106,3 +108,59 @@ JOINT_RADIUS = 4
 HAND_LINE_WIDTH = 2
 HAND_POINT_RADIUS = 4
 FACE_POINT_RADIUS = 3
+
+# The four parts a person's drawing and JSON can switch on and off, in this order
+# (the `parts` field of POSE_KEYPOINT lists the enabled ones).
+PART_NAMES = ("body", "hands", "face", "feet")
+# COCO-WholeBody ranges of each switchable part.
+PART_RANGES = {
+    "body": BODY,
+    "hands": range(LEFT_HAND.start, RIGHT_HAND.stop),
+    "face": FACE,
+    "feet": FEET,
+}
+
+# Toe points (Wan 2.2 Animate, UniAnimate): one per foot, the mean of its big and small toe.
+LEFT_TOE_FROM_COCO = (17, 18)
+RIGHT_TOE_FROM_COCO = (20, 21)
+LEFT_ANKLE_OPENPOSE = 13
+RIGHT_ANKLE_OPENPOSE = 10
+
+_OP_INDEX = np.array([0 if c is None else c for c in OPENPOSE_FROM_COCO])
+
+
+def present_mask(keypoints, scores, threshold: float = SCORE_THRESHOLD) -> np.ndarray:
+    """The one "present" rule: score >= threshold and finite coordinates and score.
+
+    Works on one person ((133, 2), (133,)) or any leading shape ((..., 133, 2), (..., 133)).
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    sc = np.asarray(scores, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(kp).all(axis=-1) & np.isfinite(sc) & (sc >= threshold)
+
+
+def openpose18(keypoints, scores, threshold: float = SCORE_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+    """OpenPose-18 body of one person: ``(points (18, 2) float64, present (18,) bool)``.
+
+    Point i is COCO point ``OPENPOSE_FROM_COCO[i]``; the neck is the shoulder midpoint and is
+    present only when both shoulders are. Absent points are (0, 0).
+    """
+    points, present, _ = openpose18_scored(keypoints, scores, threshold)
+    return points, present
+
+
+def openpose18_scored(keypoints, scores, threshold: float = SCORE_THRESHOLD
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`openpose18` plus each point's score (the neck: the lower shoulder score)."""
+    kp = np.asarray(keypoints, dtype=np.float64).reshape(NUM_KEYPOINTS, 2)
+    sc = np.asarray(scores, dtype=np.float64).reshape(NUM_KEYPOINTS)
+    ok = present_mask(kp, sc, threshold)
+    points, present, op_scores = kp[_OP_INDEX].copy(), ok[_OP_INDEX].copy(), sc[_OP_INDEX].copy()
+    ls, rs = LEFT_SHOULDER_COCO, RIGHT_SHOULDER_COCO
+    present[NECK] = ok[ls] and ok[rs]
+    points[NECK] = (kp[ls] + kp[rs]) / 2.0
+    op_scores[NECK] = min(sc[ls], sc[rs])
+    points[~present] = 0.0
+    op_scores[~present] = 0.0
+    return points, present, op_scores

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from .editor import DWPoseEditor
 from .estimator import DWPoseEstimator, DWPoseModelLoader
 from .json_nodes import DWPoseLoadJSON, DWPoseSaveJSON
 from .pose_nodes import DWPoseRender, DWPoseSelectPeople, DWPoseSmooth
@@ -22,6 +23,7 @@ NODE_CLASS_MAPPINGS = {
     "DWPoseLoadJSON": DWPoseLoadJSON,
     "DWPoseSelectPeople": DWPoseSelectPeople,
     "DWPoseSmooth": DWPoseSmooth,
+    "DWPoseEditor": DWPoseEditor,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -32,6 +34,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "DWPoseLoadJSON": "DWPose Load JSON",
     "DWPoseSelectPeople": "DWPose Select People",
     "DWPoseSmooth": "DWPose Smooth",
+    "DWPoseEditor": "DWPose Editor",
 }
 
 

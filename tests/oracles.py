@@ -182,3 +182,31 @@ def plant_markers(image: np.ndarray, points, radius: float) -> None:
     for channel, (px, py) in enumerate(points):
         cone = np.clip(255.0 * (1.0 - np.hypot(xx - px, yy - py) / radius), 0, 255)
         image[:, :, channel] = np.maximum(image[:, :, channel], np.round(cone).astype(np.uint8))
+
+
+def make_raw_detector(path: Path, raw: np.ndarray, input_hw=(640, 640)) -> Path:
+    """Detector oracle whose output is the given raw [A,85] array for every image (hostile outputs)."""
+    raw = np.asarray(raw, np.float32)
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, *input_hw])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, raw.shape[0], raw.shape[1]])
+    nodes = [helper.make_node("ReduceMax", ["images"], ["m"], axes=[1, 2, 3], keepdims=1),
+             helper.make_node("Mul", ["m", "zero"], ["z4"]),
+             helper.make_node("Squeeze", ["z4"], ["z"], axes=[3]),
+             helper.make_node("Add", ["z", "const"], ["output"])]
+    inits = [numpy_helper.from_array(raw[None], "const"), numpy_helper.from_array(np.zeros((), np.float32), "zero")]
+    return _save(helper.make_graph(nodes, "raw_detector_oracle", [x], [y], inits), path)
+
+
+def hostile_raw_output(rng, rows: int = 8400) -> np.ndarray:
+    """Every row a confident person with absurd offsets: huge (+-1e12 cells), exp-overflowing sizes,
+    NaN and inf values sprinkled in: what a broken or adversarial detector file can emit."""
+    raw = np.zeros((rows, 85), np.float32)
+    raw[:, 0:2] = rng.choice([-1.0, 1.0], (rows, 2)) * rng.uniform(1e9, 1e12, (rows, 2))
+    raw[:, 2:4] = rng.uniform(20.0, 80.0, (rows, 2))
+    raw[:, 4] = rng.uniform(0.5, 1.0, rows)
+    raw[:, 5] = 1.0
+    bad = rng.choice(rows, 300, replace=False)
+    raw[bad[:100], 0] = np.nan
+    raw[bad[100:200], 3] = np.inf
+    raw[bad[200:], 4] = np.nan
+    return raw

@@ -26,7 +26,7 @@ def test_images_and_folders_write_png_and_json(tmp_path, models):
     single = tmp_path / "single.png"
     write_image(single, np.zeros((240, 320, 3), np.uint8))
     out = tmp_path / "out"
-    assert main([str(folder), str(single), "--out", str(out), *models]) == 0
+    assert main([str(folder), str(single), "--out", str(out), "--feet", *models]) == 0
     for stem in ("a", "b", "single"):
         data = json.loads((out / f"{stem}.json").read_text())
         assert isinstance(data, list) and len(data) == 1
@@ -80,8 +80,8 @@ def test_wrong_arguments_exit_2(tmp_path, models, bad, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_nonexistent_input_exits_2(tmp_path, models, capsys):
-    assert main([str(tmp_path / "nope.png"), "--out", str(tmp_path / "o"), *models]) == 2
+def test_nonexistent_input_is_a_failed_input(tmp_path, models, capsys):
+    assert main([str(tmp_path / "nope.png"), "--out", str(tmp_path / "o"), *models]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 

@@ -118,3 +118,99 @@ def test_8000_pixel_image(tmp_path):
     est = _estimator(tmp_path, box, hw, (384, 288))
     (frame,) = est([np.zeros(hw + (3,), np.uint8)])
     np.testing.assert_allclose(frame.people[0].keypoints[3:], expected_fixed_points(box, (384, 288)), atol=5e-3)
+
+
+# ----------------------------------------------------------------------------- crops in float64
+
+MEAN = np.array([123.675, 116.28, 103.53], np.float32)
+STD = np.array([58.395, 57.12, 57.375], np.float32)
+
+
+def _reference_matrix(box, input_hw, dtype=np.float64):
+    """The warp as comfyui_controlnet_aux / mmpose build it: centre and 1.25 x size with the aspect fix
+    (in ``dtype``), then three point pairs (centre, the point half a box width above it, the third point
+    perpendicular to both) stored as float32 points and solved by cv2.getAffineTransform."""
+    import cv2
+
+    x1, y1, x2, y2 = (dtype(v) for v in box)
+    cx, cy = (x1 + x2) * dtype(0.5), (y1 + y2) * dtype(0.5)
+    w, h = (x2 - x1) * dtype(1.25), (y2 - y1) * dtype(1.25)
+    aspect = dtype(input_hw[1] / input_hw[0])
+    w, h = (w, w / aspect) if w > h * aspect else (h * aspect, h)
+    out_h, out_w = input_hw
+
+    def third(a, b):
+        d = a - b
+        return b + np.array([-d[1], d[0]], np.float32)
+
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = (cx, cy)
+    src[1] = (cx + 0.0, cy + w * dtype(-0.5))
+    src[2] = third(src[0], src[1])
+    dst[0] = (out_w * 0.5, out_h * 0.5)
+    dst[1] = dst[0] + np.array([0.0, out_w * -0.5])
+    dst[2] = third(dst[0], dst[1])
+    return cv2.getAffineTransform(src, dst)
+
+
+def _warp(frame, matrix, input_hw):
+    import cv2
+
+    return cv2.warpAffine(frame, matrix, (input_hw[1], input_hw[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _pose_stage_inputs(tmp_path, frame, boxes, input_hw):
+    from dwpose_core.backends import load_model
+    from dwpose_core.pose import WholeBodyPoseModel
+
+    model = WholeBodyPoseModel(load_model(make_pose(tmp_path / "p.onnx", input_hw, dynamic_batch=True),
+                                          backend="onnxruntime"))
+    seen = []
+    original = model.model.run
+    model.model.run = lambda batch: seen.append(batch.copy()) or original(batch)
+    try:
+        model([frame], np.zeros(len(boxes), np.int64), boxes)
+    finally:
+        model.model.run = original
+    return np.concatenate(seen)
+
+
+@pytest.mark.parametrize("input_hw", POSE_SIZES)
+def test_crops_equal_an_independent_float64_construction(tmp_path, input_hw):
+    import cv2
+
+    rng = np.random.default_rng(11)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (517, 731, 3), dtype=np.uint8), (0, 0), 1.2)
+    boxes = np.concatenate([rng.uniform(-50, 500, (40, 2)), rng.uniform(20, 400, (40, 2))], axis=1)
+    boxes[:, 2:] += boxes[:, :2]
+    boxes = boxes.astype(np.float32)  # the detector hands float32 boxes over
+    boxes[0] = (0, 0, 731, 517)  # the "no detector" box
+    boxes[1] = (0.36, 0.72, 288.72, 384.36)  # decimals float32 cannot hold exactly
+    ours = _pose_stage_inputs(tmp_path, frame, boxes, input_hw)
+    float32_differs = 0
+    for k, box in enumerate(boxes):
+        patch = _warp(frame, _reference_matrix(box, input_hw), input_hw)
+        expected = ((patch.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)
+        np.testing.assert_array_equal(ours[k], expected)
+        # centre/scale arithmetic in float32 moves some pixels: the test tells the two apart
+        patch32 = _warp(frame, _reference_matrix(box, input_hw, np.float32), input_hw)
+        float32_differs += int((patch32 != patch).any())
+    assert float32_differs > 0
+
+
+def test_closed_form_float64_warp_is_within_a_grey_level_of_the_reference(tmp_path):
+    """An exact float64 affine (no point pairs) gives the same crop up to ties: at most one grey level
+    at a few pixels in a thousand (random noise, the worst case for ties)."""
+    rng = np.random.default_rng(5)
+    input_hw = (384, 288)
+    frame = rng.integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    box = (123.4, 56.7, 456.7, 589.1)
+    (cx, cy), (sw, _sh) = reference_center_scale(box, input_hw)
+    s = input_hw[1] / sw
+    exact = np.array([[s, 0, input_hw[1] / 2 - s * cx], [0, s, input_hw[0] / 2 - s * cy]])
+    ours = _pose_stage_inputs(tmp_path, frame, np.array([box], np.float32), input_hw)[0]
+    exact_crop = ((_warp(frame, exact, input_hw).astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)
+    grey = np.abs(ours - exact_crop) * STD[:, None, None]
+    assert grey.max() <= 1.001 and (grey > 0.5).mean() < 5e-3

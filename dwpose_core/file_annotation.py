@@ -1,0 +1,149 @@
+"""One input file -> its output files, through the one job (:class:`~dwpose_core.annotate.PoseAnnotator`).
+
+Used by the command line and the batch command, so both write exactly the same files:
+
+- image ``<base>``: ``<base>.json`` (POSE_KEYPOINT, one frame) and ``<base>_pose.png``; both are
+  encoded first and then written, so they appear together or not at all;
+- video: ``<base>.json`` (one entry per frame, written as the frames are done) and
+  ``<base>_pose.mp4``; an interrupted or failing video keeps the frames done in
+  ``<base>.incomplete.json`` and never leaves a video under the final name;
+- with face crops: ``<base>_face.png`` / ``<base>_face.mp4`` (the first chosen person).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import outputs
+from .annotate import ClipState, PoseAnnotator
+
+__all__ = ["FileResult", "annotate_image", "annotate_video", "annotate_file", "output_paths", "partial_result",
+           "VIDEO_CHUNK"]
+
+VIDEO_CHUNK = 32  # frames read and annotated at once: memory stays bounded on any clip length
+
+
+@dataclass
+class FileResult:
+    written: list[Path] = field(default_factory=list)
+    frames: int = 0
+    people: list[int] = field(default_factory=list)  # people per frame
+
+
+def output_paths(out: Path, base: Path, kind: str) -> dict[str, Path]:
+    stem = out / base
+    picture = ".png" if kind == "image" else ".mp4"
+    return {"json": stem.with_name(stem.name + ".json"),
+            "pose": stem.with_name(stem.name + "_pose" + picture),
+            "face": stem.with_name(stem.name + "_face" + picture)}
+
+
+def annotate_file(annotator: PoseAnnotator, path: Path, kind: str, out: Path, base: Path,
+                  progress: Optional[Callable[[int], None]] = None) -> FileResult:
+    if kind == "image":
+        return annotate_image(annotator, path, out, base)
+    return annotate_video(annotator, path, out, base, progress=progress)
+
+
+def _encode_png(rgb: np.ndarray) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise outputs.OutputError("cannot encode a PNG picture")
+    return data.tobytes()
+
+
+def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path) -> FileResult:
+    from .images import read_image
+
+    frame = read_image(path)
+    result = annotator([frame])
+    names = output_paths(out, base, "image")
+    pending: list[tuple[Path, bytes]] = []
+    if result.pictures is not None:
+        pending.append((names["pose"], _encode_png(result.pictures[0])))
+    if result.face_crops is not None:
+        pending.append((names["face"], _encode_png(result.face_crops[0][0])))
+    text = json.dumps(result.pose_keypoint, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    pending.append((names["json"], text.encode("utf-8")))
+    written: list[Path] = []
+    try:
+        for target, data in pending:
+            written.append(outputs.write_bytes(target, data))
+    except BaseException:
+        for done in written:  # all or nothing
+            done.unlink(missing_ok=True)
+        raise
+    return FileResult(written, 1, [len(result.poses[0].people)])
+
+
+def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
+                   progress: Optional[Callable[[int], None]] = None, chunk: int = VIDEO_CHUNK) -> FileResult:
+    import cv2
+
+    names = output_paths(out, base, "video")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ValueError(f"OpenCV cannot open {path} as a video")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    json_out = outputs.JsonFramesWriter(names["json"])
+    pose_out = outputs.VideoFileWriter(names["pose"], fps) if annotator.options.draw else None
+    face_out = outputs.VideoFileWriter(names["face"], fps) if annotator.options.face_crops else None
+    state, result = ClipState(), FileResult()
+    try:
+        while True:
+            frames = _read_frames(capture, chunk)
+            if not frames:
+                break
+            annotation = annotator(frames, state=state)
+            json_out.write(annotation.pose_keypoint)
+            for picture in annotation.pictures or ():
+                pose_out.write(picture)
+            if face_out is not None and annotation.face_crops is not None:
+                for crop in annotation.face_crops[0]:
+                    face_out.write(crop)
+            result.frames += len(frames)
+            result.people += [len(p.people) for p in annotation.poses]
+            if progress is not None:
+                progress(len(frames))
+        if result.frames == 0:
+            raise ValueError(f"{path} has no readable frame")
+    except BaseException as exc:
+        capture.release()
+        for writer in (pose_out, face_out):
+            if writer is not None:
+                writer.discard()
+        kept = json_out.abandon()
+        # The caller's message says where the frames done were kept (see partial_result).
+        exc.dwpose_partial = (kept, result.frames)
+        raise
+    capture.release()
+    for writer in (pose_out, face_out):
+        if writer is not None:
+            done = writer.close()
+            if done is not None:
+                result.written.append(done)
+    result.written.insert(0, json_out.close())
+    return result
+
+
+def partial_result(exc: BaseException) -> tuple[Optional[Path], int]:
+    """(incomplete JSON kept, frames in it) of a video that ended with ``exc``; (None, 0) otherwise."""
+    return getattr(exc, "dwpose_partial", (None, 0))
+
+
+def _read_frames(capture, count: int) -> list[np.ndarray]:
+    import cv2
+
+    frames = []
+    while len(frames) < count:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    return frames

@@ -1,0 +1,457 @@
+"""The one restricted reader for torch ``.pth`` checkpoints (zip format), used by the hub's
+structural check and by the torch loader alike, so both always give the same verdict.
+
+Nothing a pickle names is ever executed. ``find_class`` hands out only:
+
+* our own tensor-rebuild functions (they build :class:`LazyTensor` descriptions,
+  validated against the storage the pickle declared),
+* storage-type markers and ``collections.OrderedDict`` (a plain container),
+* a guarded ``getattr``: applied to one of our inert placeholders it returns
+  another placeholder (mmengine >= 0.7.3 pickles ``getattr(HistoryBuffer, 'min')``
+  in every ``message_hub``); applied to anything else it is refused,
+* an inert :class:`Placeholder` class for any other name (training metadata,
+  numpy scalars, mmengine classes): calling it only records the arguments.
+
+Names that could run code (``os.system``, ``builtins.eval``, ``subprocess``,
+``torch.load`` ...) are refused outright: a weights file never needs them.
+
+Before any tensor data is read, every storage the pickle declares is checked
+against the archive: the entry must exist, hold exactly ``numel x itemsize``
+bytes, be stored uncompressed (so a small file cannot expand into gigabytes),
+and all storages together must fit in the file. Every tensor's shape, stride
+and offset must stay inside its storage. Any violation is a
+:class:`CheckpointFormatError` whose message starts with the file's name.
+
+This module needs no torch; materialising tensors lives in
+``dwpose_core.torch_models.pth_reader``.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+MAX_PICKLE_BYTES = 32 * 1024 * 1024  # the object tree of a 400 MB checkpoint is well under 1 MB
+MAX_DIMS = 32
+READ_CHUNK = 1 << 20
+
+# How torch pickles a storage's element type -> (dtype name, bytes per element).
+STORAGE_DTYPES = {
+    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8), "HalfStorage": ("float16", 2),
+    "BFloat16Storage": ("bfloat16", 2), "LongStorage": ("int64", 8), "IntStorage": ("int32", 4),
+    "ShortStorage": ("int16", 2), "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1),
+    "BoolStorage": ("bool", 1), "UntypedStorage": ("uint8", 1),
+}
+_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class CheckpointFormatError(ValueError):
+    """A .pth file this reader will not load; the message names the file and what is wrong."""
+
+    def __init__(self, message: str, path: Union[str, Path, None] = None):
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class UnsafeCheckpointError(CheckpointFormatError):
+    """The pickle names something that could run code (the file is refused, nothing ran)."""
+
+
+# ---------------------------------------------------------------- what a pickle may name
+
+# Data helpers from code-capable packages that stay inert placeholders (never called for real).
+_INERT_DATA = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("torch", "Size"), ("torch", "device"), ("torch", "Tensor"), ("torch", "dtype"),
+    ("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage"),
+    ("collections", "defaultdict"), ("collections", "Counter"), ("collections", "deque"),
+    *((b, n) for b in ("builtins", "__builtin__") for n in ("set", "frozenset", "slice", "complex", "bytearray",
+                                                            "object", "range")),
+}
+_TORCH_DTYPES = {
+    "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int8", "uint8", "int16", "short",
+    "int32", "int", "int64", "long", "bool", "complex64", "complex128",
+}
+# Packages whose names in a pickle mean "run code at load time".
+CODE_PACKAGES = {
+    "os", "posix", "nt", "subprocess", "sys", "builtins", "__builtin__", "importlib", "runpy", "pty", "socket",
+    "shutil", "pickle", "_pickle", "marshal", "types", "ctypes", "code", "codeop", "webbrowser", "pdb", "bdb",
+    "timeit", "trace", "profile", "cProfile", "operator", "_operator", "functools", "_functools", "itertools",
+    "multiprocessing", "asyncio", "threading", "_thread", "signal", "platform", "inspect", "pkgutil",
+    "zipimport", "tempfile", "io", "_io", "pathlib", "glob", "fileinput", "urllib", "http", "ftplib",
+    "smtplib", "requests", "httpx", "setuptools", "pip", "distutils", "ensurepip", "venv", "gc", "weakref",
+    "torch", "numpy", "copyreg", "_codecs", "codecs", "collections", "sysconfig", "site", "zipfile", "tarfile",
+    "_posixsubprocess", "posixpath", "ntpath", "_winapi", "msvcrt", "_ctypes", "ast", "dis", "imp",
+}
+_GETATTR = {("builtins", "getattr"), ("__builtin__", "getattr")}
+
+
+def classify_global(module: str, name: str) -> str:
+    """"reader" (ours: rebuild helpers, OrderedDict, guarded getattr), "inert" (a placeholder that
+    records its arguments) or "refused" (could run code)."""
+    if (module, name) in _READER_FUNCTIONS or (module, name) in _GETATTR or (module, name) == (
+            "collections", "OrderedDict") or (module == "torch" and name in STORAGE_DTYPES):
+        return "reader"
+    if (module, name) in _INERT_DATA or (module == "torch" and name in _TORCH_DTYPES) or (
+            module == "numpy.dtypes" and name.endswith("DType")):
+        return "inert"
+    if module.split(".")[0] in CODE_PACKAGES or module.startswith("<") or not module:
+        return "refused"
+    return "inert"
+
+
+class Placeholder:
+    """Stands in for any object the reader will not construct. Holds its data, does nothing."""
+
+    _module = "?"
+    _name = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs, self.state, self.items = args, kwargs, None, []
+
+    def __setstate__(self, state: Any) -> None:  # BUILD
+        self.state = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEMS on dict subclasses
+        self.items.append((key, value))
+
+    def append(self, value: Any) -> None:  # APPENDS on list subclasses
+        self.items.append(value)
+
+    def extend(self, values: Any) -> None:
+        self.items.extend(values)
+
+    def __repr__(self) -> str:
+        return f"<not loaded: {self._module}.{self._name}>"
+
+
+def placeholder_class(module: str, name: str) -> type:
+    return type("Placeholder", (Placeholder,), {"_module": module, "_name": name})
+
+
+def _is_placeholder(obj: Any) -> bool:
+    return isinstance(obj, Placeholder) or (isinstance(obj, type) and issubclass(obj, Placeholder))
+
+
+# ---------------------------------------------------------------- lazy tensors
+
+class StorageType:
+    __slots__ = ("name", "dtype", "itemsize")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.dtype, self.itemsize = STORAGE_DTYPES[name]
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("a storage type cannot be given state")
+
+
+class LazyStorage:
+    """A storage the pickle declares: ``numel`` elements of ``dtype`` in ``<archive>/data/<key>``."""
+
+    __slots__ = ("key", "dtype", "itemsize", "numel")
+
+    def __init__(self, key: str, dtype: str, itemsize: int, numel: int):
+        self.key, self.dtype, self.itemsize, self.numel = key, dtype, itemsize, numel
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * self.itemsize
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("a storage cannot be given state")
+
+
+class LazyTensor:
+    """A tensor described by the pickle (validated: it lies inside its storage); no data read yet."""
+
+    __slots__ = ("storage", "offset", "shape", "stride")
+
+    def __init__(self, storage: LazyStorage, offset: int, shape: tuple, stride: tuple):
+        self.storage, self.offset, self.shape, self.stride = storage, offset, shape, stride
+
+    @property
+    def dtype(self) -> str:
+        return self.storage.dtype
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("a tensor cannot be given state")
+
+    def __repr__(self) -> str:
+        return f"LazyTensor({self.dtype}, {list(self.shape)})"
+
+
+def _int_tuple(value: Any, what: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or len(value) > MAX_DIMS or not all(
+            type(v) is int and v >= 0 for v in value):
+        raise pickle.UnpicklingError(f"a tensor's {what} is not a short tuple of non-negative integers")
+    return tuple(value)
+
+
+def _rebuild_tensor(storage, offset, size, stride, *rest):
+    if not isinstance(storage, LazyStorage):
+        raise pickle.UnpicklingError("a tensor is rebuilt from something that is not a declared storage")
+    if type(offset) is not int or offset < 0:
+        raise pickle.UnpicklingError("a tensor's storage offset is not a non-negative integer")
+    shape, strides = _int_tuple(size, "shape"), _int_tuple(stride, "stride")
+    if len(shape) != len(strides):
+        raise pickle.UnpicklingError(f"a tensor has shape {list(shape)} but strides {list(strides)}")
+    if all(shape):
+        last = offset + sum((d - 1) * s for d, s in zip(shape, strides))
+        if last >= storage.numel:
+            raise pickle.UnpicklingError(
+                f"a tensor of shape {list(shape)} (strides {list(strides)}, offset {offset}) reaches element "
+                f"{last} of storage {storage.key!r}, which has only {storage.numel}")
+    return LazyTensor(storage, offset, shape, strides)
+
+
+def _rebuild_parameter(data, *rest):
+    if not isinstance(data, LazyTensor):
+        raise pickle.UnpicklingError("a parameter is rebuilt from something that is not a tensor")
+    return data
+
+
+def _rebuild_from_type(func, new_type, args, state=None):
+    # torch wraps tensor subclasses this way; only our own rebuild functions are ever called.
+    if func not in (_rebuild_tensor, _rebuild_parameter) or not isinstance(args, tuple):
+        raise pickle.UnpicklingError("a tensor subclass is rebuilt with an unexpected function")
+    return func(*args)
+
+
+def _guarded_getattr(obj, name, *default):
+    if not _is_placeholder(obj) or not isinstance(name, str):
+        raise pickle.UnpicklingError(f"getattr applied to {type(obj).__name__}, not to a placeholder")
+    return placeholder_class(f"{obj._module}.{obj._name}", name)
+
+
+_READER_FUNCTIONS = {
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file, label: str):
+        super().__init__(file)
+        self.label = label
+        self.storages: dict[str, LazyStorage] = {}
+        self.globals: list[str] = []  # "module.name" in order of first use
+
+    def find_class(self, module: str, name: str):
+        ref = f"{module}.{name}"
+        if ref not in self.globals:
+            self.globals.append(ref)
+        verdict = classify_global(module, name)
+        if verdict == "refused":
+            raise UnsafeCheckpointError(
+                f"{self.label}: its pickle names {ref}, which could run code when unpickled and which a weights "
+                "checkpoint never needs; refusing the file (nothing was run)")
+        if verdict == "reader":
+            if (module, name) in _GETATTR:
+                return _guarded_getattr
+            if module == "torch":
+                return StorageType(name)
+            if (module, name) == ("collections", "OrderedDict"):
+                return collections.OrderedDict
+            return _READER_FUNCTIONS[(module, name)]
+        return placeholder_class(module, name)
+
+    def persistent_load(self, pid):
+        # ('storage', storage_type, key, location, numel)
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r:.80}")
+        _, storage_type, key, _location, numel = pid
+        if not isinstance(storage_type, StorageType):
+            raise pickle.UnpicklingError("a storage of an unknown type")
+        if not isinstance(key, str) or not _KEY.match(key) or ".." in key:
+            raise pickle.UnpicklingError(f"a storage key {key!r:.40} that is not a plain name")
+        if type(numel) is not int or numel < 0:
+            raise pickle.UnpicklingError(f"storage {key!r} declares {numel!r:.40} elements")
+        known = self.storages.get(key)
+        if known is None:
+            known = self.storages[key] = LazyStorage(key, storage_type.dtype, storage_type.itemsize, numel)
+        elif (known.dtype, known.numel) != (storage_type.dtype, numel):
+            raise pickle.UnpicklingError(f"storage {key!r} is declared twice with different types or sizes")
+        return known
+
+
+# ---------------------------------------------------------------- the archive
+
+class CheckpointArchive:
+    """An open zip-format torch checkpoint: ``root`` is the unpickled tree (tensors lazy, metadata inert).
+
+    Opening it reads only the pickle and the zip directory, and validates every
+    declared storage against the archive; tensor bytes are read on request.
+    """
+
+    def __init__(self, path: Union[str, Path]):
+        self.path = Path(path)
+        self.label = self.path.name
+        try:
+            self.archive = zipfile.ZipFile(self.path)
+        except zipfile.BadZipFile as exc:
+            raise self._error(self._not_zip_hint(), exc) from None
+        except OSError as exc:
+            raise self._error(f"it cannot be read ({exc})") from None
+        try:
+            self._open()
+        except BaseException:
+            self.archive.close()
+            raise
+
+    def _not_zip_hint(self) -> str:
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(2)
+        except OSError:
+            head = b""
+        if head[:1] == b"\x80":
+            return ("it looks like a legacy (pre-1.6) torch file; re-save it with a current torch or use the "
+                    "ONNX file instead")
+        return ("it is not a zip archive, as torch checkpoints saved since torch 1.6 are, so it is truncated or "
+                "corrupt (an interrupted download?) or not a checkpoint")
+
+    def _error(self, what: str, cause: Optional[BaseException] = None) -> CheckpointFormatError:
+        cls = UnsafeCheckpointError if isinstance(cause, UnsafeCheckpointError) else CheckpointFormatError
+        return cls(f"{self.label}: cannot read the checkpoint: {what}", self.path)
+
+    def _open(self) -> None:
+        infos = {i.filename: i for i in self.archive.infolist()}
+        names = list(infos)
+        self.torchscript = any("/code/" in n or n.startswith("code/") for n in names)
+        pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1] or (
+            ["data.pkl"] if "data.pkl" in infos else [])
+        if not pkl:
+            raise self._error("there is no data.pkl inside, so it is not a torch checkpoint")
+        self.prefix = pkl[0][: -len("data.pkl")]
+        self.infos = infos
+        order = infos.get(self.prefix + "byteorder")
+        self.big_endian = order is not None and order.file_size < 16 and self.archive.read(order).strip() == b"big"
+        entry = infos[pkl[0]]
+        if entry.file_size > MAX_PICKLE_BYTES:
+            raise self._error(f"its data.pkl declares {entry.file_size:,} bytes, far more than a checkpoint needs")
+        try:
+            with self.archive.open(entry) as f:
+                data = f.read(MAX_PICKLE_BYTES + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            raise self._error(f"its data.pkl cannot be read ({exc})") from None
+        if len(data) > MAX_PICKLE_BYTES:
+            raise self._error("its data.pkl is far larger than a checkpoint needs")
+        unpickler = _RestrictedUnpickler(io.BytesIO(data), self.label)
+        try:
+            self.root = unpickler.load()
+        except UnsafeCheckpointError:
+            raise
+        except CheckpointFormatError:
+            raise
+        except RecursionError:
+            raise self._error("its pickle nests deeper than a checkpoint does") from None
+        except MemoryError:
+            raise self._error("its pickle needs more memory than a checkpoint does") from None
+        except Exception as exc:  # UnpicklingError, EOFError, TypeError, KeyError... from crafted opcodes
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise self._error(f"its pickle is damaged or crafted ({text})") from None
+        self.globals = unpickler.globals
+        self.storages = unpickler.storages
+        self._check_storages()
+
+    def _check_storages(self) -> None:
+        """Every declared storage must exist, hold exactly its bytes, uncompressed, and all must fit the file."""
+        total = 0
+        for key, storage in self.storages.items():
+            info = self.infos.get(f"{self.prefix}data/{key}")
+            if info is None:
+                raise self._error(f"storage {key!r} is declared by the pickle but missing from the archive")
+            if info.file_size != storage.nbytes:
+                raise self._error(f"storage {key!r} should hold {storage.nbytes:,} bytes "
+                                  f"({storage.numel:,} x {storage.dtype}) but its archive entry declares "
+                                  f"{info.file_size:,}")
+            if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+                raise self._error(f"storage {key!r} is compressed, which torch never writes (a zip bomb?)")
+            total += storage.nbytes
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            size = 0
+        if total > size:
+            raise self._error(f"its storages declare {total:,} bytes, more than the whole file ({size:,} bytes)")
+
+    # ------------------------------------------------------------ reading data
+
+    def iter_storage(self, storage: LazyStorage) -> Iterable[bytes]:
+        """One storage's bytes in chunks of at most READ_CHUNK; its length and CRC are checked."""
+        name = f"{self.prefix}data/{storage.key}"
+        got = 0
+        try:
+            with self.archive.open(name) as f:
+                while got < storage.nbytes:
+                    chunk = f.read(min(READ_CHUNK, storage.nbytes - got))
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                    yield chunk
+                if got == storage.nbytes:
+                    f.read(1)  # reach the end: zipfile checks the CRC there
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise self._error(f"storage {storage.key!r} cannot be read ({exc}); the file is damaged") from None
+        if got != storage.nbytes:
+            raise self._error(f"storage {storage.key!r} ended after {got:,} of {storage.nbytes:,} bytes")
+
+    def read_storage_into(self, storage: LazyStorage, out) -> None:
+        """Stream one storage's bytes straight into the writable buffer ``out`` (``storage.nbytes`` long)."""
+        view = memoryview(out).cast("B")
+        if len(view) != storage.nbytes:
+            raise ValueError("buffer size does not match the storage")
+        pos = 0
+        for chunk in self.iter_storage(storage):
+            view[pos:pos + len(chunk)] = chunk
+            pos += len(chunk)
+
+    def check_storages_readable(self, storages: Iterable[LazyStorage]) -> None:
+        """Read (and discard) the given storages, so damaged bytes (a bad CRC) are found now."""
+        for storage in storages:
+            for _ in self.iter_storage(storage):
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+# ---------------------------------------------------------------- shared interpretation
+
+def find_state_dict(root: Any) -> Optional[dict]:
+    """The weights dict of a checkpoint tree: ``state_dict`` / ``model`` / ``module``, or the root itself
+    when it maps names to tensors; None when there is none."""
+    if isinstance(root, dict):
+        for key in ("state_dict", "model", "module"):
+            if isinstance(root.get(key), dict):
+                return root[key]
+        if any(isinstance(v, LazyTensor) for v in root.values()):
+            return root
+    return None
+
+
+def describe_root(root: Any) -> str:
+    return root._name if isinstance(root, Placeholder) else type(root).__name__
