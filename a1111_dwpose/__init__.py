@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Union
 
-from .runner import VARIANTS, EstimatorCache, Variant, run_variant
+from .runner import VARIANTS, A1111Models, Variant, run_variant
 from .registry import ensure_registered, registered_names
 
-__all__ = ["VARIANTS", "Variant", "EstimatorCache", "run_variant", "ensure_registered", "registered_names", "setup"]
+__all__ = ["VARIANTS", "Variant", "A1111Models", "run_variant", "ensure_registered", "registered_names", "setup"]
 
 _PREFIX = "[DWPose]"
 _absent_reported = False

@@ -17,19 +17,19 @@ import importlib
 import sys
 from typing import Optional
 
-from .runner import VARIANTS, EstimatorCache, Variant, run_variant
+from .runner import VARIANTS, A1111Models, Variant, run_variant
 
 _PREFIX = "[DWPose]"
-_cache: Optional[EstimatorCache] = None
+_cache: Optional[A1111Models] = None
 _classes: dict = {}  # base class -> our subclass (one per registry class object)
 _conflicts_reported: set = set()
 
 
-def shared_cache() -> EstimatorCache:
+def shared_cache() -> A1111Models:
     """The one estimator holder behind every registered entry (survives "Reload UI")."""
     global _cache
     if _cache is None:
-        _cache = EstimatorCache()
+        _cache = A1111Models()
     return _cache
 
 
@@ -53,7 +53,7 @@ class _DWPoseCalls:
     """What both registries' entries do when called: run our estimator; unload never raises."""
 
     dwpose_variant: Variant
-    dwpose_cache: EstimatorCache
+    dwpose_cache: A1111Models
 
     def __call__(self, input_image, resolution, slider_1=None, slider_2=None, slider_3=None,
                  input_mask=None, **kwargs):
@@ -75,7 +75,7 @@ def _controlnet_class(base):
     class DWPoseOpenPosePreprocessor(_DWPoseCalls, base):
         """A DWPose variant in sd-webui-controlnet's registry (torch backend on A1111's device)."""
 
-        def __init__(self, variant: Variant, cache: EstimatorCache):
+        def __init__(self, variant: Variant, cache: A1111Models):
             try:
                 super().__init__(name=variant.name)
             except TypeError:  # a registry version whose constructor takes no name
@@ -141,7 +141,7 @@ def _forge_class(base):
     class DWPoseForgePreprocessor(_DWPoseCalls, base):
         """A DWPose variant in Forge's registry (shown by name; Forge has no labels)."""
 
-        def __init__(self, variant: Variant, cache: EstimatorCache):
+        def __init__(self, variant: Variant, cache: A1111Models):
             super().__init__()
             self.name = variant.name
             self.tags = ["OpenPose"]

@@ -1,9 +1,9 @@
 """The preprocessor's work, independent of which registry shows it.
 
-One estimator (detector + pose model) is shared by every variant: the variants only
-differ in what they draw and export. Each variant remembers whether it used the
-estimator, so that ControlNet's "unload every preprocessor that is not active"
-before a generation frees the models only when no variant still needs them.
+An adapter over the core's one job (:class:`dwpose_core.annotate.PoseAnnotator`) and its one
+estimator pool: the variants only differ in the parts they keep. Each variant is a holder in the
+pool, so ControlNet's "unload every preprocessor that is not active" before a generation frees the
+models only when no variant still needs them.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import numpy as np
 
 from . import host
 
-_PREFIX = "[DWPose]"
 
 
 @dataclass(frozen=True)
@@ -38,127 +37,93 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("dwpose_openpose_body_hands", "dwpose_openpose_body_hands (DWPose extension)", hands=True, face=False),
 )
 
-DEFAULT_DETECTOR = "yolox_l.onnx"
-DEFAULT_POSE = "dw-ll_ucoco_384.onnx"
+class A1111Models:
+    """The variants' models, held in the core's one estimator pool (one holder per variant).
 
-
-class EstimatorCache:
-    """Lazily built :class:`dwpose_core.pipeline.WholeBodyEstimator`, shared and thread-safe.
-
-    Defaults: the torch backend on A1111's ControlNet device; the models sd-webui-controlnet
-    already uses (``yolox_l.onnx``, ``dw-ll_ucoco_384.onnx``), found through our hub, which
-    also looks in A1111's openpose folders. Environment overrides for advanced users:
-    ``DWPOSE_A1111_BACKEND`` (torch / onnxruntime / auto), ``DWPOSE_A1111_DETECTOR``,
-    ``DWPOSE_A1111_POSE`` (registry names or paths).
+    Defaults: backend ``auto`` (torch on A1111's ControlNet device when torch sees it, else ONNX
+    Runtime; the core's one fallback rule applies) and the models sd-webui-controlnet already uses,
+    found through our hub, which also looks in A1111's openpose folders. Environment overrides for
+    advanced users: ``DWPOSE_A1111_BACKEND`` (auto / torch / onnxruntime), ``DWPOSE_A1111_DETECTOR``,
+    ``DWPOSE_A1111_POSE`` (registry names or paths). Models are freed when no variant holds them.
     """
 
     def __init__(self, backend: Optional[str] = None, detector: Optional[str] = None,
                  pose: Optional[str] = None, device: Optional[str] = None):
-        self.backend = backend or os.environ.get("DWPOSE_A1111_BACKEND") or "torch"
-        self.detector = detector or os.environ.get("DWPOSE_A1111_DETECTOR") or DEFAULT_DETECTOR
-        self.pose = pose or os.environ.get("DWPOSE_A1111_POSE") or DEFAULT_POSE
+        self.backend = backend or os.environ.get("DWPOSE_A1111_BACKEND") or "auto"
+        self.detector = detector or os.environ.get("DWPOSE_A1111_DETECTOR") or None
+        self.pose = pose or os.environ.get("DWPOSE_A1111_POSE") or None
         self.device = device
         self._lock = threading.RLock()
-        self._estimator = None
         self._users: set[str] = set()
         self._dirs_registered = False
-        self._fallback: Optional[str] = None  # backend chosen after the configured one failed
 
     def configure(self, **settings: Any) -> None:
-        """Change backend/detector/pose/device; the next call rebuilds the estimator."""
+        """Change backend/detector/pose/device; the next call rebuilds the estimators."""
         with self._lock:
             for key, value in settings.items():
                 if key not in ("backend", "detector", "pose", "device"):
                     raise TypeError(f"Unknown setting {key!r}; use backend, detector, pose or device.")
                 setattr(self, key, value)
-            self._fallback = None
-            self._free()
+            self.release_all()
 
     @property
     def loaded(self) -> bool:
-        return self._estimator is not None
+        return bool(self._users)
+
+    def _setup(self):
+        with host.core_importable():
+            from dwpose_core.estimator_pool import ModelSetup
+
+        kwargs = {k: v for k, v in (("detector", self.detector), ("pose", self.pose)) if v}
+        return ModelSetup(backend=self.backend, device=self.device or host.torch_device(),
+                          device_option="ControlNet's device", **kwargs)
+
+    def estimator(self, user: str):
+        with host.core_importable():
+            from dwpose_core.estimator_pool import POOL
+
+            with self._lock:
+                self._register_model_dirs()
+                estimator = POOL.get(_holder(user), self._setup())
+                self._users.add(user)
+                return estimator
 
     def estimate(self, user: str, image: np.ndarray):
         """The FramePose of one image (uint8 RGB H x W x 3, or anything images.to_rgb_uint8 takes)."""
-        with self._lock:
-            if self._estimator is None:
-                self._estimator = self._build()
-            self._users.add(user)
-            return self._estimator([image])[0]
+        return self.estimator(user)([image])[0]
 
     def release(self, user: str) -> bool:
-        """``user`` no longer needs the models; free them once nobody does. Never raises."""
+        """``user`` no longer needs the models; they are freed once nobody holds them. Never raises."""
+        with host.core_importable():
+            from dwpose_core.estimator_pool import POOL
+
         with self._lock:
-            was_user = user in self._users
-            self._users.discard(user)
-            if not was_user or self._users or self._estimator is None:
+            if user not in self._users:
                 return False
-            return self._free()
+            self._users.discard(user)
+            POOL.release(_holder(user))
+            return not self._users
 
     def release_all(self) -> bool:
         with self._lock:
-            self._users.clear()
-            return self._free()
-
-    def _free(self) -> bool:
-        estimator, self._estimator = self._estimator, None
-        if estimator is None:
-            return False
-        try:
-            estimator.release()
-        except Exception as exc:  # ControlNet calls unload() before every generation: never raise
-            print(f"{_PREFIX} freeing the models failed ({exc!r}); continuing.")
-        return True
-
-    def _build(self):
-        with host.core_importable():
-            from dwpose_core.pipeline import WholeBodyEstimator
-
-            self._register_model_dirs()
-            backend = self._fallback or self.backend
-            if backend == "torch" and not _torch_backend_importable():
-                print(f"{_PREFIX} the torch backend is unavailable here; using backend 'auto' "
-                      "(ONNX Runtime) instead.")
-                backend = self._fallback = "auto"
-            device = self.device or host.torch_device()
-            try:
-                return WholeBodyEstimator(self.detector, self.pose, backend=backend, device=device)
-            except Exception as exc:
-                if backend != "torch" or not _is_backend_error(exc):
-                    raise
-                print(f"{_PREFIX} the torch backend cannot run these models ({exc}); "
-                      "using ONNX Runtime instead.")
-                self._fallback = "onnxruntime"  # decided once: later rebuilds go straight there
-                return WholeBodyEstimator(self.detector, self.pose, backend="onnxruntime", device=device)
+            users, had = list(self._users), bool(self._users)
+            for user in users:
+                self.release(user)
+            return had
 
     def _register_model_dirs(self) -> None:
         """Let the hub find (and put) files where A1111 users keep them: see host.model_dirs."""
         if self._dirs_registered:
             return
-        try:
-            from dwpose_core import hub
-        except ImportError:
-            return
-        register = getattr(hub, "register_host_dirs", None)
-        if register is None:
-            return
+        from dwpose_core import hub
+
         # Callables: the hub asks again at every resolution, so settings changed later count.
-        register(host.model_dirs, host.download_dir, name="a1111")
+        hub.register_host_dirs(host.model_dirs, host.download_dir, name="a1111")
         self._dirs_registered = True
 
 
-def _torch_backend_importable() -> bool:
-    try:
-        import dwpose_core.backends.torch_backend  # noqa: F401
-    except Exception:  # ImportError, or torch itself failing to import
-        return False
-    return True
-
-
-def _is_backend_error(exc: BaseException) -> bool:
-    from dwpose_core.backends import BackendError
-
-    return isinstance(exc, BackendError)
+def _holder(user: str) -> str:
+    return f"a1111:{user}"
 
 
 def output_resolution(resolution) -> Optional[int]:
@@ -172,23 +137,21 @@ def output_resolution(resolution) -> Optional[int]:
     return value if value > 0 else None
 
 
-def run_variant(variant: Variant, cache: EstimatorCache, input_image, resolution,
+def run_variant(variant: Variant, models: A1111Models, input_image, resolution,
                 json_pose_callback: Optional[Callable[[dict], Any]] = None) -> np.ndarray:
-    """Detect, draw the OpenPose map at ``resolution`` (short side), report the pose JSON."""
+    """The core's job on one image: the OpenPose map at ``resolution`` (short side), and the JSON."""
     with host.core_importable():
-        from dwpose_core import formats, render
-        from dwpose_core.images import to_rgb_uint8
+        from dwpose_core.annotate import AnnotateOptions, Parts, PoseAnnotator
 
-    image = to_rgb_uint8(input_image)
-    frame = cache.estimate(variant.name, image)
-    parts = dict(body=variant.body, hands=variant.hands, face=variant.face, feet=variant.feet)
-    canvas = render.draw_pose(frame, resolution=output_resolution(resolution), **parts)
+    options = AnnotateOptions(parts=Parts(body=variant.body, hands=variant.hands, face=variant.face,
+                                          feet=variant.feet),
+                              resolution=output_resolution(resolution))
+    result = PoseAnnotator(models.estimator(variant.name), options)([input_image])
     if json_pose_callback is not None:
-        # Feet are not drawn (the ControlNet models never saw them) but cost nothing in the JSON.
-        pose = formats.to_pose_keypoint([frame], **{**parts, "feet": True})[0]
+        pose = dict(result.pose_keypoint[0])
         pose.setdefault("animals", [])  # sd-webui-controlnet's own encoder always writes it
         json_pose_callback(_json_safe(pose))
-    return np.ascontiguousarray(canvas, dtype=np.uint8)
+    return np.ascontiguousarray(result.pictures[0], dtype=np.uint8)
 
 
 def _json_safe(data: dict) -> dict:

@@ -103,6 +103,29 @@ def _looks_like_image(path: Path) -> bool:
     return all(head[offset:offset + len(sig)] == sig for offset, sig in signatures)
 
 
+_TRAILERS = {".png": b"IEND\xaeB`\x82", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9"}
+
+
+def _image_problem(path: Path) -> Optional[str]:
+    """Cheap checks first (signature, then the format's end marker); only a file whose end marker is
+    missing is decoded here, so a truncated or corrupt image is found before any model loads."""
+    if not _looks_like_image(path):
+        return f"not a {path.suffix.lstrip('.').upper()} image (corrupt or another kind of file)"
+    trailer = _TRAILERS.get(path.suffix.lower())
+    if trailer is None:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(max(os.path.getsize(path) - 16, 0))
+        if trailer in fh.read():
+            return None
+    import cv2
+    import numpy as np
+
+    if cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
+        return f"a corrupt or truncated {path.suffix.lstrip('.').upper()} image"
+    return None
+
+
 def _video_problem(path: Path) -> Optional[str]:
     import cv2
 
@@ -128,11 +151,7 @@ def check_input(path: Path, kind: Optional[str] = None) -> Optional[str]:
         return (f"unsupported file type {path.suffix!r}; give images ({', '.join(sorted(IMAGE_SUFFIXES))}) "
                 f"or videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
     try:
-        if kind == "image":
-            if not _looks_like_image(path):
-                return f"not a {path.suffix.lstrip('.').upper()} image (corrupt or another kind of file)"
-            return None
-        return _video_problem(path)
+        return _image_problem(path) if kind == "image" else _video_problem(path)
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
 

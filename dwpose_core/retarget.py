@@ -58,7 +58,7 @@ import numpy as np
 from .skeleton import NUM_KEYPOINTS, SCORE_THRESHOLD
 from .types import FramePose, Person
 
-__all__ = ["retarget", "retarget_arrays", "BONES", "NECK", "RetargetError"]
+__all__ = ["retarget", "retarget_arrays", "track_groups", "BONES", "NECK", "RetargetError"]
 
 NECK = NUM_KEYPOINTS  # the synthetic neck's index in the extended (134-point) arrays
 _N_EXT = NUM_KEYPOINTS + 1
@@ -284,7 +284,9 @@ def retarget_arrays(kp, scores, ref_kp, ref_scores, *, ref_canvas: tuple[int, in
             out_low = np.where(feet, rel[:, _FOOT, 1] + placed[:, None, 1], neg).max(-1)
             drv_ground = float(np.median(drv_low[full]))
             target = ref_low - g * (drv_ground - drv_low)
-            delta = _interp(np.where(full, target - out_low, 0.0), full, 0.0)
+            full &= np.isfinite(target) & np.isfinite(out_low)
+            with np.errstate(invalid="ignore"):
+                delta = _interp(np.where(full, target - out_low, 0.0), full, 0.0)
     placed = placed + np.stack([np.zeros(n_t), delta], -1)
 
     out = rel + placed[:, None, :]
@@ -314,8 +316,12 @@ def _reference_root(ref_ext: np.ndarray, ref_ok: np.ndarray) -> np.ndarray:
 ReferencePeople = Union[str, int, Mapping[int, int], None]
 
 
-def _tracks(frames: list[FramePose]) -> dict:
-    """track key -> list of (frame index, person index); people without ids are tracked first."""
+def track_groups(frames: list[FramePose]) -> dict:
+    """track id -> list of (frame index, person index), in order of first appearance.
+
+    People without consistent ids get them from :func:`dwpose_core.temporal.track` (in place);
+    a clip with at most one person per frame and no ids is one track with id None.
+    """
     ids = [[p.track_id for p in f.people] for f in frames]
     if any(i is None for row in ids for i in row) or any(len(set(r)) != len(r) for r in ids):
         if all(len(f.people) <= 1 for f in frames):
@@ -366,7 +372,7 @@ def retarget(frames: Sequence[FramePose], reference: Union[FramePose, Sequence[F
     out = [FramePose(reference.width, reference.height) for _ in frames]
     if not frames:
         return out
-    tracks = _tracks(frames)
+    tracks = track_groups(frames)
     keys = list(tracks)
     n_t = len(frames)
     arrays = {}

@@ -12,15 +12,32 @@ from typing import Sequence
 
 log = logging.getLogger("dwpose")
 
+from dwpose_core.hub.registry import DEFAULTS, DETECTOR, POSE
+from dwpose_core.selection import SELECTION_MODES as _SELECTION_MODES
+
 NO_DETECTOR = "none"
-DEFAULT_DETECTOR = "yolox_l.onnx"
-DEFAULT_POSE = "dw-ll_ucoco_384.onnx"
+DEFAULT_DETECTOR = DEFAULTS[DETECTOR]
+DEFAULT_POSE = DEFAULTS[POSE]
 ENABLE_DISABLE = ["enable", "disable"]
 DISABLE_ENABLE = ["disable", "enable"]
 PRECISIONS = ["fp32", "fp16", "bf16"]
 DEVICES = ["auto", "cpu"]  # auto = ComfyUI's torch device
-SELECTION_MODES = ["all", "largest", "most_confident", "top_k"]
+SELECTION_MODES = list(_SELECTION_MODES)
 DEFAULT_RESOLUTION = 512
+DEFAULT_PROFILE = "controlnet"
+TIP_PROFILE = ("How the pose picture is drawn, for the model it feeds: controlnet (SD/SDXL ControlNets, VACE, "
+               "Wan-Fun), wan_animate, vace, unianimate, steadydancer, mimicmotion, moore. The part toggles "
+               "still switch parts off on top of the profile.")
+
+
+def profiles() -> list[str]:
+    """Render profile names, the default first."""
+    try:
+        from dwpose_core.profiles import PROFILES
+    except ImportError:
+        return [DEFAULT_PROFILE]
+    names = list(PROFILES)
+    return [DEFAULT_PROFILE] + [n for n in names if n != DEFAULT_PROFILE]
 
 
 def backends() -> list[str]:

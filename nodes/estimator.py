@@ -11,7 +11,6 @@ from typing import Optional
 
 from . import choices, clip_state, comfy_bridge
 from .convert import frames_to_image_batch, image_batch_to_frames
-from .model_cache import CACHE, ModelSpec
 from .summary import summarise, ui_output
 
 CATEGORY = "DWPose"
@@ -29,13 +28,22 @@ TIP_DEVICE = "auto: ComfyUI's torch device (see its --cpu / --cuda-device option
 
 @dataclass(frozen=True)
 class DWPoseModel:
-    """The DWPOSE_MODEL value: which models to use; the estimator itself lives in the cache."""
+    """The DWPOSE_MODEL value: which models to use; the estimator itself lives in the core's pool."""
 
-    spec: ModelSpec
+    spec: "ModelSetup"  # noqa: F821 - dwpose_core.estimator_pool.ModelSetup, imported lazily
     slot: str
 
     def estimator(self):
-        return CACHE.get(self.slot, self.spec)
+        from dwpose_core.estimator_pool import POOL
+
+        return POOL.get(self.slot, self.spec)
+
+
+def _setup(detector, pose, backend="auto", device="auto", precision="fp32", det_size=640):
+    from dwpose_core.estimator_pool import ModelSetup
+
+    return ModelSetup(model_ref(detector), model_ref(pose), backend=backend, device=_device(device),
+                      precision=precision, det_size=int(det_size), device_option="the 'device' widget")
 
 
 def model_ref(name: Optional[str]) -> Optional[str]:
@@ -66,9 +74,11 @@ def _model_bytes(estimator) -> int:
     return total
 
 
-def run_estimator(dwpose_model: DWPoseModel, frames, *, node_id=None, **options) -> list:
-    """Load (or reuse) the models and run the core on a whole batch, with progress and interrupts."""
+def run_annotator(dwpose_model: DWPoseModel, options, frames, *, node_id=None, state=None, boxes=None):
+    """Load (or reuse) the models and run the core's job on a whole batch, with progress and interrupts."""
     comfy_bridge.check_interrupt()
+    from dwpose_core.annotate import PoseAnnotator
+
     from .model_cache import estimator_models
 
     estimator = dwpose_model.estimator()
@@ -77,7 +87,7 @@ def run_estimator(dwpose_model: DWPoseModel, frames, *, node_id=None, **options)
     if not comfy_bridge.manage_torch_models(estimator_models(estimator)):
         comfy_bridge.make_room(dwpose_model.spec.device or "", 2 * _model_bytes(estimator) + (512 << 20))
     progress = comfy_bridge.Progress(len(frames), node_id=node_id)
-    return estimator(frames, progress=progress.callback, **options)
+    return PoseAnnotator(estimator, options)(frames, state=state, boxes=boxes, progress=progress.callback)
 
 
 class DWPoseModelLoader:
@@ -106,8 +116,8 @@ class DWPoseModelLoader:
 
     def load_model(self, bbox_detector, pose_estimator, backend="auto", precision="fp32", device="auto",
                    unique_id=None):
-        spec = ModelSpec(model_ref(bbox_detector), model_ref(pose_estimator), backend, _device(device), precision)
-        model = DWPoseModel(spec, f"loader:{unique_id}")
+        model = DWPoseModel(_setup(bbox_detector, pose_estimator, backend, device, precision),
+                            f"loader:{unique_id}")
         model.estimator()  # load now, so that a missing file is reported on this node
         return (model,)
 
@@ -117,11 +127,12 @@ class DWPoseEstimator:
                    "of an image batch; outputs OpenPose-style pose images for ControlNet and the keypoints "
                    "as POSE_KEYPOINT.")
     CATEGORY = CATEGORY
-    RETURN_TYPES = ("IMAGE", "POSE_KEYPOINT")
-    RETURN_NAMES = ("image", "pose_keypoint")
+    RETURN_TYPES = ("IMAGE", "POSE_KEYPOINT", "BOUNDING_BOX")
+    RETURN_NAMES = ("image", "pose_keypoint", "bboxes")
     OUTPUT_TOOLTIPS = (
         "Pose images (black background, OpenPose colours), one per input frame.",
         "Keypoints per frame, OpenPose JSON layout plus the lossless 133-point field.",
+        "The kept people's boxes per frame (ComfyUI core's BOUNDING_BOX: x, y, width, height).",
     )
     FUNCTION = "estimate_pose"
 
@@ -179,6 +190,17 @@ class DWPoseEstimator:
                                          "tooltip": "Run the person detector on every N-th frame only; in between, "
                                                     "boxes follow the previous frame's keypoints. Faster on video."}),
                 "continue_clip": ("BOOLEAN", {"default": False, "tooltip": clip_state.TIP_ESTIMATOR}),
+                # Appended 2026-12 (keep after every earlier widget).
+                "profile": (choices.profiles(), {"default": choices.DEFAULT_PROFILE, "tooltip": choices.TIP_PROFILE}),
+                "max_detections": ("INT", {"default": 100, "min": 1, "max": 1000,
+                                           "tooltip": "At most this many people per frame go on to the pose "
+                                                      "stage (the most confident first)."}),
+                "det_size": ("INT", {"default": 640, "min": 320, "max": 1280, "step": 32,
+                                     "tooltip": "Detector input size. 640 is the published model's; smaller is "
+                                                "faster and finds fewer small or distant people (416 is plenty "
+                                                "for one person filling the frame)."}),
+                "bboxes": ("BOUNDING_BOX", {"tooltip": "Person boxes per frame from another node (ComfyUI core's "
+                                                       "BOUNDING_BOX); when connected the detector does not run."}),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
@@ -188,27 +210,34 @@ class DWPoseEstimator:
                       pose_estimator=choices.DEFAULT_POSE, scale_stick_for_xinsir_cn="disable",
                       detect_feet="disable", backend="auto", detection_threshold=0.3, person_selection="all",
                       top_k=1, dwpose_model=None, tracking=False, smoothing=0.0, detect_every=1,
-                      continue_clip=False, unique_id=None):
-        from dwpose_core.formats import to_pose_keypoint
-        from dwpose_core.render import draw_poses
+                      continue_clip=False, profile=choices.DEFAULT_PROFILE, max_detections=100, det_size=640,
+                      bboxes=None, unique_id=None):
+        from dwpose_core.annotate import AnnotateOptions, ClipState, Parts
 
         frames = image_batch_to_frames(image, "DWPose Estimator")
         if dwpose_model is None:
-            spec = ModelSpec(model_ref(bbox_detector), model_ref(pose_estimator), backend, _device())
-            dwpose_model = DWPoseModel(spec, f"estimator:{unique_id}")
-        parts = dict(body=choices.flag(detect_body), hands=choices.flag(detect_hand),
-                     face=choices.flag(detect_face), feet=choices.flag(detect_feet))
-        from dwpose_core.pipeline import VideoState
-
+            dwpose_model = DWPoseModel(_setup(bbox_detector, pose_estimator, backend, det_size=det_size),
+                                       f"estimator:{unique_id}")
+        parts = Parts(body=choices.flag(detect_body), hands=choices.flag(detect_hand),
+                      face=choices.flag(detect_face), feet=choices.flag(detect_feet))
+        options = AnnotateOptions(
+            parts=parts, selection=person_selection, top_k=int(top_k), det_threshold=float(detection_threshold),
+            max_detections=int(max_detections), tracking=bool(tracking), smoothing=float(smoothing),
+            det_every=int(detect_every), resolution=int(resolution) or None,
+            xinsir=choices.flag(scale_stick_for_xinsir_cn), profile=profile)
         # One clip: same frame size, same models. Anything else starts afresh.
         slot, clip_key = f"estimator:{unique_id}", (frames[0].shape[:2], dwpose_model.spec)
-        video_state = clip_state.STATES.start(slot, clip_key, VideoState, bool(continue_clip))
-        poses = run_estimator(dwpose_model, frames, node_id=unique_id, det_threshold=float(detection_threshold),
-                              selection=person_selection, top_k=int(top_k), track=bool(tracking),
-                              det_every=int(detect_every), smoothing=float(smoothing), video_state=video_state)
-        clip_state.STATES.finish(slot, clip_key, video_state)
-        pose_keypoint = to_pose_keypoint(poses, **parts)
-        pictures = draw_poses(poses, resolution=int(resolution) or None,
-                              xinsir=choices.flag(scale_stick_for_xinsir_cn), **parts)
-        summary = summarise(poses, pose_keypoint=pose_keypoint, **parts)
-        return {"ui": ui_output(summary), "result": (frames_to_image_batch(pictures), pose_keypoint)}
+        state = clip_state.STATES.start(slot, clip_key, ClipState, bool(continue_clip))
+        result = run_annotator(dwpose_model, options, frames, node_id=unique_id, state=state, boxes=bboxes)
+        clip_state.STATES.finish(slot, clip_key, state)
+        summary = summarise(result.poses, pose_keypoint=result.pose_keypoint, **parts.as_dict())
+        return {"ui": ui_output(summary),
+                "result": (frames_to_image_batch(result.pictures), result.pose_keypoint,
+                           _bounding_boxes(result.boxes))}
+
+
+def _bounding_boxes(boxes) -> list:
+    """Per frame a list of {x, y, width, height} (ComfyUI core's BOUNDING_BOX)."""
+    from dwpose_core.bounding_boxes import to_bounding_boxes
+
+    return to_bounding_boxes(boxes)

@@ -5,6 +5,9 @@ from . import choices, clip_state, comfy_bridge
 from .convert import frames_to_image_batch
 from .summary import summarise, ui_output
 
+from dwpose_core.people import CHOOSE_MODES
+from dwpose_core.profiles import DEFAULT_PROFILE, PROFILES
+
 CATEGORY = "DWPose"
 POSE_INPUT = ("POSE_KEYPOINT", {"tooltip": "Poses per frame, from DWPose Estimator, DWPose Load JSON or any "
                                            "node producing OpenPose-style POSE_KEYPOINT."})
@@ -34,29 +37,21 @@ def read_frames(pose_keypoint, node_name: str) -> list:
     return frames
 
 
-_PART_KEYS = {"body": ("pose_keypoints_2d",), "face": ("face_keypoints_2d",),
-              "hands": ("hand_left_keypoints_2d", "hand_right_keypoints_2d")}
-
-
-def disabled_parts(pose_keypoint) -> set:
-    """Parts that are null for every person of the input (disabled upstream): they stay null."""
-    frames = [pose_keypoint] if isinstance(pose_keypoint, dict) else pose_keypoint
-    if not isinstance(frames, (list, tuple)):
-        return set()
-    people = [p for f in frames if isinstance(f, dict) for p in (f.get("people") or []) if isinstance(p, dict)]
-    if not people:
-        return set()
-    return {part for part, keys in _PART_KEYS.items()
-            if all(p.get(k) is None for p in people for k in keys)}
-
-
-def export(frames, pose_keypoint, **parts) -> list:
-    """FramePose list -> POSE_KEYPOINT, keeping parts the input had disabled disabled."""
+def export(frames, pose_keypoint=None, **parts) -> list:
+    """FramePose list -> POSE_KEYPOINT. Parts switched off upstream travel in the frames
+    (``FramePose.parts`` / ``Person.parts``, read from the JSON's ``parts`` field), so they stay
+    off; ``parts`` (body=False ...) switch more off. ``pose_keypoint`` is accepted for callers
+    of the old signature and not read."""
     from dwpose_core.formats import to_pose_keypoint
 
-    off = disabled_parts(pose_keypoint)
-    enabled = {part: bool(parts.get(part, True)) and part not in off for part in ("body", "hands", "face", "feet")}
-    return to_pose_keypoint(frames, **enabled)
+    return to_pose_keypoint(frames, **{part: bool(parts.get(part, True)) for part in ("body", "hands", "face", "feet")})
+
+
+def _threshold(score_threshold: float, profile: str) -> float:
+    """The widget's threshold, never below the profile's own (wan_animate 0.5, steadydancer 0.35)."""
+    from dwpose_core.profiles import get_profile
+
+    return max(float(score_threshold), get_profile(profile).threshold)
 
 
 class DWPoseRender:
@@ -81,44 +76,54 @@ class DWPoseRender:
                     "tooltip": "Thicker limbs on large images, as xinsir's SDXL openpose ControlNet expects."}),
                 "score_threshold": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.01,
                                               "tooltip": "Points with a lower score are not drawn (0.3 = the "
-                                                         "common tools' rule)."}),
+                                                         "common tools' rule). A profile with a higher threshold "
+                                                         "of its own uses that one at least."}),
+            },
+            "optional": {
+                # Appended after every earlier widget (saved workflows store widget values by position).
+                "profile": (list(PROFILES), {
+                    "default": DEFAULT_PROFILE,
+                    "tooltip": "How the model you feed was trained to see poses: controlnet (SD/SDXL ControlNets, "
+                               "VACE, Wan-Fun, Z-Image/Qwen-Image Fun), vace (Wan VACE pose task), wan_animate "
+                               "(Wan 2.2 Animate: toes, no face), unianimate, steadydancer, mimicmotion, moore "
+                               "(Moore-AnimateAnyone). Part toggles still switch parts off; feet off = the "
+                               "profile's default (toe points for wan_animate and unianimate)."}),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
     def render(self, pose_keypoint, resolution=choices.DEFAULT_RESOLUTION, body=True, hands=True, face=True,
-               feet=False, scale_stick_for_xinsir_cn=False, score_threshold=0.3, unique_id=None):
+               feet=False, scale_stick_for_xinsir_cn=False, score_threshold=0.3, profile=DEFAULT_PROFILE,
+               unique_id=None):
         from dwpose_core.render import draw_pose, output_size
 
         frames = read_frames(pose_keypoint, "DWPose Render")
         # An IMAGE batch has one size: every frame is drawn at the first frame's output size.
         size = output_size(frames[0].width, frames[0].height, int(resolution) or None)
-        parts = dict(body=bool(body), hands=bool(hands), face=bool(face), feet=bool(feet))
+        # feet off = the profile's default (controlnet: none; wan_animate / unianimate: their toe points).
+        parts = dict(body=bool(body), hands=bool(hands), face=bool(face), feet=True if feet else None)
+        options = dict(xinsir=bool(scale_stick_for_xinsir_cn), threshold=_threshold(score_threshold, profile),
+                       profile=profile, **parts)
         progress = comfy_bridge.Progress(len(frames), node_id=unique_id)
         pictures = []
         for i, frame in enumerate(frames):
-            pictures.append(draw_pose(frame, size=size, xinsir=bool(scale_stick_for_xinsir_cn),
-                                      threshold=float(score_threshold), **parts))
+            pictures.append(draw_pose(frame, size=size, **options))
             progress.callback(i + 1, len(frames))
-        summary = summarise(frames, threshold=float(score_threshold), **parts)
+        summary = summarise(frames, **options)
         return {"ui": ui_output(summary), "result": (frames_to_image_batch(pictures),)}
 
 
-SELECT_MODES = ["all", "largest", "most_confident", "top_k", "by_index", "by_track_id"]
+SELECT_MODES = list(CHOOSE_MODES)
 
 
 def parse_indices(text: str, node_name: str) -> list[int]:
     """"0, 2" -> [0, 2]; the message says what is wrong."""
-    values = []
-    for token in str(text).replace(";", ",").split(","):
-        token = token.strip()
-        if not token:
-            continue
-        try:
-            values.append(int(token))
-        except ValueError:
-            raise ValueError(f"{node_name}: {token!r} in indices is not a whole number; write e.g. '0, 2'.") from None
-    return values
+    from dwpose_core.people import parse_indices as parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"{node_name}: {exc}.") from None
 
 
 class DWPoseSelectPeople:
@@ -149,29 +154,18 @@ class DWPoseSelectPeople:
 
     def select(self, pose_keypoint, selection="largest", top_k=1, indices="0", body=True, hands=True, face=True,
                feet=True):
-        from dwpose_core.selection import select_people
+        from dwpose_core.people import choose
 
         name = "DWPose Select People"
         frames = read_frames(pose_keypoint, name)
-        wanted = parse_indices(indices, name)
-        tracked = all(p.track_id is not None for f in frames for p in f.people)
-        if selection == "by_index":
-            for f in frames:
-                f.people = [f.people[i] for i in wanted if -len(f.people) <= i < len(f.people)]
-        elif selection == "by_track_id":
-            if not tracked:
-                raise ValueError(f"{name}: by_track_id needs poses with track ids; turn on tracking in DWPose "
-                                 f"Estimator or run DWPose Smooth first.")
-            for f in frames:
-                f.people = [p for p in f.people if p.track_id in wanted]
-        elif tracked and selection != "all":
-            from dwpose_core.temporal import select_tracks
-
-            frames = select_tracks(frames, mode=selection, top_k=int(top_k))
-        else:
-            for f in frames:
-                f.people = select_people(f.people, selection, top_k=int(top_k))
-        return (export(frames, pose_keypoint, body=body, hands=hands, face=face, feet=feet),)
+        try:
+            frames = choose(frames, selection, top_k=int(top_k), indices=parse_indices(indices, name))
+        except ValueError as exc:
+            if selection != "by_track_id":
+                raise
+            raise ValueError(f"{name}: by_track_id needs poses with track ids; turn on tracking in DWPose "
+                             f"Estimator or run DWPose Smooth first.") from exc
+        return (export(frames, body=body, hands=hands, face=face, feet=feet),)
 
 
 class DWPoseSmooth:
@@ -212,4 +206,4 @@ class DWPoseSmooth:
         state = clip_state.STATES.start(slot, clip_key, SmootherState, bool(continue_clip))
         smoothed = smooth(frames, strength=float(strength), state=state)
         clip_state.STATES.finish(slot, clip_key, state)
-        return (export(smoothed, pose_keypoint),)
+        return (export(smoothed),)

@@ -62,8 +62,10 @@ def test_frame_and_person_schema(frames):
     assert (frame["canvas_width"], frame["canvas_height"]) == (640, 480)
     assert data[1]["people"] == []
     lengths = {k: len(v) for k, v in frame["people"][0].items() if isinstance(v, list)}
-    assert lengths == {"pose_keypoints_2d": 54, "face_keypoints_2d": 210, "hand_left_keypoints_2d": 63,
-                       "hand_right_keypoints_2d": 63, "wholebody_keypoints_2d": 399, "box_2d": 5}
+    assert lengths == {"pose_keypoints_2d": 54, "foot_keypoints_2d": 18, "face_keypoints_2d": 210,
+                       "hand_left_keypoints_2d": 63, "hand_right_keypoints_2d": 63, "wholebody_keypoints_2d": 399,
+                       "box_2d": 5, "parts": 4}
+    assert frame["people"][0]["parts"] == ["body", "hands", "face", "feet"]
     assert frame["people"][0]["track_id"] == 4
     assert "track_id" not in frame["people"][1]
 
@@ -117,11 +119,12 @@ def test_face_has_70_points_with_pupils_right_then_left(frames):
     ("face", "face_keypoints_2d", FACE),
     ("hands", "hand_left_keypoints_2d", list(LEFT_HAND) + list(RIGHT_HAND)),
 ])
-def test_disabled_parts_are_null_and_zero_in_the_wholebody_field(frames, part, key, indices):
+def test_disabled_parts_are_zeros_never_null_and_left_out_of_parts(frames, part, key, indices):
     person = to_pose_keypoint(frames, **{part: False})[0]["people"][0]
-    assert person[key] is None
+    assert person[key] == [0.0] * len(person[key]) and len(person[key]) in (54, 210, 63)
     if part == "hands":
-        assert person["hand_right_keypoints_2d"] is None
+        assert person["hand_right_keypoints_2d"] == [0.0] * 63
+    assert person["parts"] == [p for p in ("body", "hands", "face", "feet") if p != part]
     wb = triples(person["wholebody_keypoints_2d"])
     assert not wb[list(indices)].any()
     others = sorted(set(range(133)) - set(indices))
@@ -130,10 +133,13 @@ def test_disabled_parts_are_null_and_zero_in_the_wholebody_field(frames, part, k
     assert not back.scores[list(indices)].any()
 
 
-def test_feet_toggle_only_touches_the_wholebody_feet(frames):
+def test_feet_toggle_only_touches_the_feet(frames):
     on = to_pose_keypoint(frames)[0]["people"][0]
     off = to_pose_keypoint(frames, feet=False)[0]["people"][0]
     assert not triples(off["wholebody_keypoints_2d"])[17:23].any()
+    assert off["foot_keypoints_2d"] == [0.0] * 18 and off["parts"] == ["body", "hands", "face"]
+    assert triples(on["foot_keypoints_2d"])[:, 2].tolist() == \
+        [1.0 if s >= 0.3 else 0.0 for s in frames[0].people[0].scores[17:23]]
     assert triples(on["wholebody_keypoints_2d"])[17:23, 2].tolist() == \
         [float(s) for s in frames[0].people[0].scores[17:23]]
     assert all(on[k] == off[k] for k in ARRAYS)

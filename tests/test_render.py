@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from dwpose_core.formats import to_pose_keypoint
+from dwpose_core.formats import from_pose_keypoint, to_pose_keypoint
 from dwpose_core.render import draw_pose, draw_poses, line_widths, output_size
 from dwpose_core.types import FramePose, Person
 
@@ -259,27 +259,50 @@ def test_drawn_directly_without_antialiasing_only_palette_colours():
     assert found <= palette, found - palette
 
 
-def test_draws_from_pose_keypoint_alone_like_from_framepose():
+def test_draws_what_formats_reads_from_pose_keypoint_like_from_framepose():
     pts = spread_body()
     pts.update({RIGHT_HAND0 + k: (x / 4 + 100, y / 4 + 400) for k, (x, y) in enumerate(hand_layout((0.0, 0.0)))})
     pts.update({FACE0 + k: (200.0 + 3 * k, 30.0) for k in range(68)})
     frame = FramePose(640, 480, [person(pts)])
     expected = draw_pose(frame, resolution=512)
     lossless = to_pose_keypoint([frame])[0]
-    assert np.array_equal(draw_pose(lossless, resolution=512), expected)
-    assert np.array_equal(draw_pose(json.dumps(lossless), resolution=512), expected)
+    assert np.array_equal(draw_pose(from_pose_keypoint(lossless)[0], resolution=512), expected)
+    assert np.array_equal(draw_pose(from_pose_keypoint(json.dumps(lossless))[0], resolution=512), expected)
     # The plain OpenPose arrays alone (c = 1.0 for present points) give the same picture.
     plain = {**lossless, "people": [{k: v for k, v in p.items() if k.endswith("keypoints_2d")
                                      and not k.startswith("wholebody")} for p in lossless["people"]]}
-    assert np.array_equal(draw_pose(plain, resolution=512), expected)
+    assert np.array_equal(draw_pose(from_pose_keypoint(plain)[0], resolution=512), expected)
 
 
-def test_draw_poses_accepts_a_whole_pose_keypoint_list():
-    frames = [FramePose(512, 512, [person(spread_body())]), FramePose(512, 512, [])]
-    data = to_pose_keypoint(frames)
-    images = draw_poses(json.dumps(data), resolution=256)
+def test_the_renderer_takes_framepose_only():
+    frame = FramePose(512, 512, [person(spread_body())])
+    data = to_pose_keypoint([frame])
+    for value in (data[0], json.dumps(data[0])):
+        with pytest.raises(TypeError, match="from_pose_keypoint"):
+            draw_pose(value)
+    with pytest.raises(TypeError):
+        draw_poses(json.dumps(data))
+    images = draw_poses(from_pose_keypoint(json.dumps(data + [{"people": [], "canvas_width": 512,
+                                                                "canvas_height": 512}])), resolution=256)
     assert len(images) == 2 and images[0].any() and not images[1].any()
-    assert all(np.array_equal(a, b) for a, b in zip(images, draw_poses(frames, resolution=256)))
+
+
+def test_parts_carried_by_the_frame_and_person_switch_parts_off():
+    pts = spread_body()
+    pts.update({LEFT_HAND0 + k: xy for k, xy in enumerate(hand_layout((256.0, 256.0)))})
+    p = person(pts)
+    full = draw_pose(FramePose(512, 512, [p]))
+    assert px(full, 256, 256) == (0, 0, 255)
+    p.parts = ("body", "face", "feet")
+    assert px(draw_pose(FramePose(512, 512, [p])), 256, 256) == BLACK
+    q = person(pts)
+    assert px(draw_pose(FramePose(512, 512, [q], parts=("body",))), 256, 256) == BLACK
+    # A toggle cannot switch a part back on.
+    assert px(draw_pose(FramePose(512, 512, [p]), hands=True), 256, 256) == BLACK
+    # Read from JSON: parts travel in the per-person field.
+    back = from_pose_keypoint(to_pose_keypoint([FramePose(512, 512, [q])], hands=False))[0]
+    assert back.people[0].parts == ("body", "face", "feet")
+    assert np.array_equal(draw_pose(back), draw_pose(FramePose(512, 512, [q]), hands=False))
 
 
 def test_part_toggles():

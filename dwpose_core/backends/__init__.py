@@ -1,9 +1,15 @@
 """Backend selection and the process-wide model cache.
 
-``load_model(path, backend=..., ...)`` returns an :class:`InferenceModel`,
-created once per process per (file, backend, device, precision, providers)
-and shared thread-safely. ``backend="auto"`` resolves with
-:func:`choose_backend`; the choice is logged once and kept on ``model.info``.
+``acquire_model(path, backend=..., ...)`` returns a :class:`ModelHandle`: one
+holder's claim on a model that is created once per process per (file, backend,
+device, precision, providers, input size) and shared thread-safely. The model
+is freed when its last handle is released; releasing a handle twice is a no-op,
+so one holder can never free a model another still holds. ``load_model`` is the
+older form (it returns the shared model itself; ``release_model(model)`` gives
+back one of those anonymous holds, never a handle's).
+
+``backend="auto"`` resolves with :func:`choose_backend`; the choice is logged
+once and kept on ``model.info``.
 """
 from __future__ import annotations
 
@@ -13,107 +19,163 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from .base import BackendError, BackendInfo, InferenceModel
+from .choice import BACKENDS, choose_backend, plan_backend
+from .detsize import detector_for_size
 
-__all__ = ["BackendError", "BackendInfo", "InferenceModel", "load_model", "release_model", "release_all",
-           "choose_backend"]
+__all__ = ["BackendError", "BackendInfo", "InferenceModel", "ModelHandle", "acquire_model", "load_model",
+           "load_detector", "release_model", "release_all", "choose_backend"]
 
 log = logging.getLogger("dwpose")
 
-BACKENDS = ("auto", "torch", "onnxruntime")
-
 _cache: dict[tuple, InferenceModel] = {}
-_users: dict[int, int] = {}  # id(model) -> how many holders loaded it; freed when the last releases
+_holds: dict[int, int] = {}  # id(model) -> live holds (handles + anonymous); freed when it reaches 0
+_anonymous: dict[int, int] = {}  # id(model) -> holds taken by load_model (released by release_model(model))
 _lock = threading.Lock()
 _reported: set[tuple] = set()
 
 
-def choose_backend(path: Union[str, Path], device: Optional[str] = None) -> str:
-    """Pick the backend for ``backend="auto"``.
+class ModelHandle:
+    """One holder's claim on a shared model. Attribute reads go to the model, so a handle can be
+    passed wherever an InferenceModel is expected; ``release()`` is idempotent."""
 
-    1. Checkpoints (.pth/.pt/.ckpt/.safetensors) need torch.
-    2. Graphs torch cannot run (not RTMPose/YOLOX, or torch missing) go to ONNX Runtime.
-    3. torch on an accelerator torch can see (or the one ``device`` names).
-    4. ONNX Runtime otherwise: with its accelerator provider if one is offered and a session
-       really starts on it (that session is kept for reuse); on the CPU because its CPU
-       provider measured faster than torch-cpu (1.35x on 64 video frames, half the memory;
-       benchmarks/run.py; README, "Backend auto").
-    5. torch on the CPU when onnxruntime is not installed, or when its accelerator provider
-       is listed but fails to start (ONNX Runtime would refuse it rather than fall back).
-    """
-    import importlib.util
+    __slots__ = ("_model", "_released", "__weakref__")
 
-    path = Path(path)
-    if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".safetensors"):
-        return "torch"
-    try:
-        from . import torch_backend
-    except ImportError:
-        return "onnxruntime"
-    if torch_backend.accelerator_available(device):
-        return "torch" if torch_backend.can_run(path) else "onnxruntime"
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "torch" if torch_backend.can_run(path) else "onnxruntime"  # the latter says to install it
-    if str(device).lower() == "cpu":
-        return "onnxruntime"
-    try:
-        from .ort_backend import CPU, drop_session, get_session, resolve_providers
+    def __init__(self, model: InferenceModel):
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_released", False)
 
-        providers = resolve_providers("auto")
-        if providers[0] == CPU:
-            return "onnxruntime"
-        session = get_session(path, providers)
-        if session.get_providers()[0] == providers[0]:
-            return "onnxruntime"
-        drop_session(path, providers)
-    except BackendError:
-        pass
-    return "torch" if torch_backend.can_run(path) else "onnxruntime"
+    @property
+    def model(self) -> InferenceModel:
+        if self._released:
+            raise BackendError("This model handle was released; acquire the model again.")
+        return self._model
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    def release(self) -> None:
+        """Give this holder's claim back (the model is freed with its last claim); a second call does nothing."""
+        with _lock:
+            if self._released:
+                return
+            object.__setattr__(self, "_released", True)
+            model = self._model
+            last = _drop_hold(model)
+        if last:
+            model.release()
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __setattr__(self, name, value):  # e.g. tests wrapping run(): applies to the shared model
+        setattr(self.model, name, value)
+
+    def __repr__(self) -> str:
+        state = "released" if self._released else str(getattr(self._model, "info", "?"))
+        return f"<ModelHandle {getattr(self._model, 'path', '?')} {state}>"
 
 
-def load_model(
-    path: Union[str, Path],
-    *,
-    backend: str = "auto",
-    device: Optional[str] = None,
-    precision: str = "fp32",
-    providers: Union[str, Sequence[str]] = "auto",
-) -> InferenceModel:
-    """Load (or reuse) the model in ``path`` on the chosen backend."""
+def _drop_hold(model) -> bool:
+    """Under _lock: remove one hold; True when it was the last (the model left the cache)."""
+    key = id(model)
+    if key not in _holds:
+        return False  # already freed by release_all
+    left = _holds[key] - 1
+    if left > 0:
+        _holds[key] = left
+        return False
+    _holds.pop(key, None)
+    _anonymous.pop(key, None)
+    for cache_key, cached in list(_cache.items()):
+        if cached is model:
+            del _cache[cache_key]
+    return True
+
+
+def _get(path, backend, device, precision, providers, option_name, det_size) -> InferenceModel:
     path = Path(path).resolve()
     if backend not in BACKENDS:
         raise BackendError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
     if backend == "auto":
-        backend = choose_backend(path, device)
+        backend, planned = plan_backend(path, device, option_name=option_name)
+        if planned is not None and providers == "auto":
+            providers = planned
     prov_key = providers if isinstance(providers, str) else tuple(providers)
-    key = (str(path), backend, device, precision, prov_key)
+    key = (str(path), backend, device, precision, prov_key, det_size)
     with _lock:
         model = _cache.get(key)
         if model is None:
-            model = _create(path, backend, device, precision, providers)
+            model = _create(path, backend, device, precision, providers, option_name, det_size)
             _cache[key] = model
-        _users[id(model)] = _users.get(id(model), 0) + 1
-    report_key = (str(path), str(model.info))
+        _holds[id(model)] = _holds.get(id(model), 0) + 1
+    report_key = (str(path), str(model.info), det_size)
     if report_key not in _reported:
         _reported.add(report_key)
-        log.info("DWPose: %s runs with %s", path.name, model.info)
+        size = f" at {det_size}x{det_size}" if det_size else ""
+        log.info("DWPose: %s runs with %s%s", path.name, model.info, size)
     return model
 
 
-def _create(path: Path, backend: str, device, precision, providers) -> InferenceModel:
+def acquire_model(path: Union[str, Path], *, backend: str = "auto", device: Optional[str] = None,
+                  precision: str = "fp32", providers: Union[str, Sequence[str]] = "auto",
+                  option_name: Optional[str] = None, det_size: Optional[int] = None) -> ModelHandle:
+    """Load (or reuse) the model in ``path`` and return this holder's :class:`ModelHandle`.
+
+    ``option_name`` names the device setting in messages (``"--device"`` on the command line, the
+    widget name ``"device"`` in ComfyUI; None: the Python keyword ``device=``). ``det_size``: a
+    detector's square input size when it differs from the file's own (see :func:`load_detector`).
+    """
+    return ModelHandle(_get(path, backend, device, precision, providers, option_name, det_size))
+
+
+def load_model(path: Union[str, Path], *, backend: str = "auto", device: Optional[str] = None,
+               precision: str = "fp32", providers: Union[str, Sequence[str]] = "auto",
+               option_name: Optional[str] = None, det_size: Optional[int] = None) -> InferenceModel:
+    """Load (or reuse) the shared model itself, taking one anonymous hold (see ``release_model``).
+    Prefer :func:`acquire_model`, whose handles make double releases harmless."""
+    model = _get(path, backend, device, precision, providers, option_name, det_size)
+    with _lock:
+        _anonymous[id(model)] = _anonymous.get(id(model), 0) + 1
+    return model
+
+
+def load_detector(path: Union[str, Path], det_size: int = 640, **options) -> ModelHandle:
+    """A YOLOX detector handle that runs at ``det_size`` x ``det_size`` (multiple of 32, 320..1280).
+
+    640 (the published file's contract) loads the file as it is. Another size: the torch backend
+    runs the published weights at that size directly; with ONNX Runtime (chosen or auto on the CPU)
+    the pack writes an ONNX graph of the same weights at that size once into the per-user cache
+    (``dwpose_core.backends.detsize``) and runs it; without torch to write it, a clear error.
+    """
+    from ..detection import check_det_size
+
+    size = check_det_size(det_size)
+    return acquire_model(path, det_size=None if size == 640 else size, **options)
+
+
+def _create(path: Path, backend: str, device, precision, providers, option_name, det_size) -> InferenceModel:
     if backend == "onnxruntime":
-        if path.suffix != ".onnx":
+        if path.suffix.lower() != ".onnx":
             raise BackendError(
                 f"{path.name} is not an ONNX file; ONNX Runtime runs .onnx files only. "
                 "Use backend='torch' for .pth checkpoints."
             )
         from .ort_backend import OrtModel
 
-        return OrtModel(path, providers=providers)
+        source = detector_for_size(path, det_size) if det_size else path
+        model = OrtModel(source, providers=providers)
+        if det_size:
+            model.path = path  # messages name the user's file
+        return model
     try:
         from .torch_backend import TorchModel
     except ImportError as exc:
         raise BackendError(f"The torch backend is unavailable ({exc}); use backend='onnxruntime'.") from exc
-    return TorchModel(path, device=device, precision=precision)
+    model = TorchModel(path, device=device, precision=precision, option_name=option_name)
+    if det_size:
+        model.set_input_hw((det_size, det_size))
+    return model
 
 
 def release_all() -> None:
@@ -121,20 +183,27 @@ def release_all() -> None:
     with _lock:
         models = list(_cache.values())
         _cache.clear()
-        _users.clear()
+        _holds.clear()
+        _anonymous.clear()
     for model in models:
         model.release()
 
 
-def release_model(model: InferenceModel) -> None:
-    """Give back one holder's use of a model; it is freed when no holder is left."""
+def release_model(model: Union[ModelHandle, InferenceModel]) -> None:
+    """Give back a hold: a handle's (idempotent), or one anonymous hold taken by ``load_model``.
+    A model held only through handles is never freed by this call with the bare model."""
+    if isinstance(model, ModelHandle):
+        model.release()
+        return
     with _lock:
-        left = _users.get(id(model), 1) - 1
-        if left > 0:
-            _users[id(model)] = left
-            return
-        _users.pop(id(model), None)
-        for key, cached in list(_cache.items()):
-            if cached is model:
-                del _cache[key]
-    model.release()
+        key = id(model)
+        if _anonymous.get(key, 0) <= 0:
+            if key in _holds:
+                log.debug("DWPose: release_model(%s) ignored: held only through handles", getattr(model, "path", model))
+                return
+            last = True  # not (or no longer) in the cache: free what the caller gave us
+        else:
+            _anonymous[key] -= 1
+            last = _drop_hold(model)
+    if last:
+        model.release()

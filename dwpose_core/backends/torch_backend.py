@@ -80,8 +80,12 @@ def can_run(path: Union[str, Path]) -> bool:
     return recognise(path) is not None
 
 
-def resolve_device(device=None):
-    """torch.device for a request: None/"auto" = best available accelerator, else CPU."""
+def resolve_device(device=None, option_name: Optional[str] = None):
+    """torch.device for a request: None/"auto" = best available accelerator, else CPU.
+
+    ``option_name`` words the errors for where the device was chosen (``--device``, a widget)."""
+    from .choice import setting, suggest
+
     torch = _torch()
     if device is None or str(device) in ("", "auto"):
         for kind in ACCELERATORS:
@@ -91,12 +95,15 @@ def resolve_device(device=None):
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise BackendError(f"Unknown torch device {device!r}; use auto, cpu, cuda, cuda:N, mps or xpu.") from exc
+        raise BackendError(f"{setting(option_name, device)}: Unknown torch device {device!r}; use auto, cpu, "
+                           "cuda, cuda:N, mps or xpu.") from exc
     if not _available(torch, dev.type):
-        raise BackendError(f"torch cannot see the device {device!r} (torch {torch.__version__}); "
-                           "use device='cpu' or install a torch build for your GPU.")
+        raise BackendError(f"{setting(option_name, device)}: torch cannot see the device {device!r} "
+                           f"(torch {torch.__version__}); use {suggest(option_name)} or install a torch build "
+                           "for your GPU.")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise BackendError(f"{device}: only {torch.cuda.device_count()} CUDA device(s) visible.")
+        raise BackendError(f"{setting(option_name, device)}: only {torch.cuda.device_count()} CUDA device(s) "
+                           f"visible; use {suggest(option_name, 'cuda:0')}.")
     return dev
 
 
@@ -117,7 +124,8 @@ class TorchModel:
     """InferenceModel running our torch-native network for an ONNX / .pth / .safetensors file."""
 
     def __init__(self, path: Union[str, Path], device=None, precision: str = "fp32", *,
-                 offload: bool = False, cache: Optional[bool] = None, chunk_size: Optional[int] = None):
+                 offload: bool = False, cache: Optional[bool] = None, chunk_size: Optional[int] = None,
+                 option_name: Optional[str] = None):
         torch = _torch()
         if cache is None:  # converted-checkpoint cache next to .pth files; DWPOSE_TORCH_CACHE=0 turns it off
             cache = os.environ.get("DWPOSE_TORCH_CACHE", "1") != "0"
@@ -126,7 +134,7 @@ class TorchModel:
         if precision not in PRECISIONS:
             raise BackendError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
         self.path = Path(path)
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, option_name)
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         if self.device.type == "mps" and precision == "bf16" and not _mps_bf16_ok(torch):
             raise BackendError("bf16 is not supported on this Mac's MPS; use precision='fp16'.")
@@ -155,6 +163,21 @@ class TorchModel:
         self.chunk_size = int(chunk_size or (cpu if self.device.type == "cpu" else accel))
         self._lock = threading.Lock()
         log.debug("DWPose: %s loaded as %s on %s (%s)", self.path.name, spec.title, self.device, precision)
+
+    # ------------------------------------------------------------------ input size
+    def supports_input_hw(self, hw) -> bool:
+        """Whether the network runs at ``hw``: YOLOX at any multiple of 32 (it is fully convolutional)."""
+        hw = tuple(int(v) for v in hw)
+        if hw == tuple(self.spec.input_hw):
+            return True
+        return self.spec.kind == "yolox" and len(hw) == 2 and all(v >= 32 and v % 32 == 0 for v in hw)
+
+    def set_input_hw(self, hw) -> None:
+        """Run at ``hw`` from now on (a detector size; see ``supports_input_hw``)."""
+        hw = tuple(int(v) for v in hw)
+        if not self.supports_input_hw(hw):
+            raise BackendError(f"{self.path.name} ({self.spec.title}) cannot run at {hw[1]}x{hw[0]}.")
+        self.input_hw = hw
 
     # ------------------------------------------------------------------ memory
     def to_device(self) -> None:
@@ -186,7 +209,8 @@ class TorchModel:
         batch = np.asarray(batch, dtype=np.float32)
         self._check_batch(batch.shape)
         return self._forward_chunks(lambda lo, hi: self._layout(
-            torch.from_numpy(np.ascontiguousarray(batch[lo:hi])).to(self.device).to(self.dtype)), batch.shape[0])
+            torch.from_numpy(np.ascontiguousarray(batch[lo:hi])).to(self.device).to(self.dtype)), batch.shape[0],
+            tuple(batch.shape[2:]))
 
     def warp_and_run(self, frames: Sequence[np.ndarray], frame_index: np.ndarray, matrices: np.ndarray,
                      mean: Sequence[float], std: Sequence[float]) -> dict[str, np.ndarray]:
@@ -214,22 +238,26 @@ class TorchModel:
         return self._forward_chunks(make, len(frame_index))
 
     def letterbox_and_run(self, frames: Sequence[np.ndarray], pad_value: float = 114.0,
-                          bgr: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                          bgr: bool = True, input_hw=None) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """YOLOX preprocessing on the device from uint8 RGB frames; returns (outputs, scale ratios)."""
         from ..torch_models.preprocess import letterbox
 
+        hw = tuple(input_hw or self.input_hw)
+        if not self.supports_input_hw(hw):
+            raise BackendError(f"{self.path.name} ({self.spec.title}) cannot run at {hw[1]}x{hw[0]}.")
         ratios = np.empty(len(frames), dtype=np.float64)
 
         def make(lo: int, hi: int):
-            batch, r = letterbox(frames[lo:hi], self.input_hw, self.device, self.dtype, pad_value, bgr)
+            batch, r = letterbox(frames[lo:hi], hw, self.device, self.dtype, pad_value, bgr)
             ratios[lo:hi] = r
             return self._layout(batch)
 
-        return self._forward_chunks(make, len(frames)), ratios
+        return self._forward_chunks(make, len(frames), hw), ratios
 
     # ------------------------------------------------------------------ internals
     def _check_batch(self, shape) -> None:
-        if len(shape) != 4 or shape[1] != 3 or tuple(shape[2:]) != self.input_hw:
+        if len(shape) != 4 or shape[1] != 3 or not (tuple(shape[2:]) == self.input_hw
+                                                     or self.supports_input_hw(shape[2:])):
             raise BackendError(f"{self.path.name} expects a (N, 3, {self.input_hw[0]}, {self.input_hw[1]}) batch, "
                                f"got {tuple(shape)}.")
 
@@ -237,11 +265,11 @@ class TorchModel:
         torch = _torch()
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def _forward_chunks(self, make_input, total: int) -> dict[str, np.ndarray]:
+    def _forward_chunks(self, make_input, total: int, input_hw=None) -> dict[str, np.ndarray]:
         """Run ``make_input(lo, hi)`` batches through the network in chunks; halve the chunk on OOM."""
         torch = _torch()
         if total == 0:
-            return self._empty_outputs()
+            return self._empty_outputs(input_hw)
         with self._lock:
             if self.net is None:
                 raise BackendError(f"{self.path.name} was released; load it again.")
@@ -277,13 +305,13 @@ class TorchModel:
             out = out if isinstance(out, tuple) else (out,)
             return [o.float().cpu().numpy() for o in out]
 
-    def _empty_outputs(self) -> dict[str, np.ndarray]:
-        shapes = self._output_tail_shapes()
+    def _empty_outputs(self, input_hw=None) -> dict[str, np.ndarray]:
+        shapes = self._output_tail_shapes(input_hw)
         return {name: np.zeros((0, *tail), np.float32) for name, tail in zip(self.output_names, shapes)}
 
-    def _output_tail_shapes(self) -> list[tuple[int, ...]]:
+    def _output_tail_shapes(self, input_hw=None) -> list[tuple[int, ...]]:
         spec = self.spec
-        h, w = spec.input_hw
+        h, w = input_hw or self.input_hw
         if spec.kind == "rtmpose":
             return [(spec.num_keypoints, int(w * spec.split_ratio)), (spec.num_keypoints, int(h * spec.split_ratio))]
         anchors = sum((h // s) * (w // s) for s in (8, 16, 32))

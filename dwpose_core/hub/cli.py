@@ -1,4 +1,10 @@
-"""``python -m dwpose_core models list | download NAME... | verify [NAME_OR_PATH...]``."""
+"""``python -m dwpose_core models list | download NAME... | verify [NAME_OR_PATH...]``.
+
+Exit codes: 0 everything asked for is done; 1 some of it failed (each failure is named, the rest
+was done); 2 a wrong argument, or a model/hub problem that stopped the command (an unknown or
+unsupported name, an unreachable hub). Messages are one line on stderr (guidance on indented lines
+below it), never a traceback (``--debug`` shows one).
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,15 +14,33 @@ from pathlib import Path
 from typing import Optional
 
 from . import download as dl
-from . import locate
-from .errors import HubError
+from . import http_client, locate
+from .errors import DownloadError, HubError
+from .listing import list_models
 from .registry import DEFAULTS, KINDS, find_spec, specs, unknown_name_message
-from .resolver import evaluate, list_models, resolve
+from .resolver import resolve
+from .trust import evaluate
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit code 2, instead of the usage block
+        raise _UsageError(f"{message} (see `python -m dwpose_core models --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dwpose_core models",
-                                     description="List, download and verify DWPose model files.")
+    parser = _Parser(prog="python -m dwpose_core models", formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="List, download and verify DWPose model files.",
+                     epilog="exit codes: 0 done, 1 some failed, 2 wrong arguments or a model/hub problem\n"
+                            f"environment: DWPOSE_CKPTS_DIR (download folder), HF_ENDPOINT, HF_HUB_OFFLINE, "
+                            f"HF_TOKEN,\n  {http_client.ENV_TIMEOUT} (seconds a server may take to answer, default "
+                            f"{http_client.DEFAULT_TIMEOUT:g}, at most {http_client.MAX_TIMEOUT:g})")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="every known model and where it was found")
     p.add_argument("--kind", choices=KINDS)
@@ -33,10 +57,29 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "models":
         argv = argv[1:]
-    args = build_parser().parse_args(argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    return {"list": _list, "download": _download, "verify": _verify}[args.command](args)
+    try:
+        return {"list": _list, "download": _download, "verify": _verify}[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (HubError, OSError, ValueError) as exc:
+        if debug:
+            raise
+        _print_error(exc)
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _list(args) -> int:
@@ -61,18 +104,21 @@ def _download(args) -> int:
     names = args.names or list(DEFAULTS.values())
     if names == ["all"]:
         names = [s.filename for s in specs() if s.downloadable]
-    failed = 0
-    for name in names:
+    chosen, bad = [], []
+    for name in names:  # every name is checked before anything is downloaded
         spec = find_spec(name)
         if spec is None:
-            print(f"error: {unknown_name_message(name)}", file=sys.stderr)
-            failed += 1
-            continue
-        if not spec.supported:
-            print(f"error: {spec.filename} is not supported: {spec.reason}; use {spec.instead} instead.",
-                  file=sys.stderr)
-            failed += 1
-            continue
+            bad.append(unknown_name_message(name))
+        elif not spec.supported:
+            bad.append(f"{spec.filename} is not supported: {spec.reason}; use {spec.instead} instead.")
+        else:
+            chosen.append(spec)
+    for text in bad:
+        print(f"error: {text}", file=sys.stderr)
+    if bad:
+        return EXIT_USAGE
+    failed = 0
+    for i, spec in enumerate(chosen):
         try:
             if args.dir is not None:
                 path = _download_into(spec, args.dir, args.force)
@@ -83,9 +129,21 @@ def _download(args) -> int:
         except HubError as exc:
             _print_error(exc)
             failed += 1
+            if _hub_unusable(exc):  # unreachable or offline: the others would fail the same way
+                rest = [s.filename for s in chosen[i + 1:]]
+                if rest:
+                    print(f"  not tried either: {', '.join(rest)}", file=sys.stderr)
+                return EXIT_USAGE
             continue
         print(f"ok    {spec.filename} -> {path}")
-    return 1 if failed else 0
+    if failed:
+        return EXIT_USAGE if failed == len(chosen) else EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _hub_unusable(exc: Exception) -> bool:
+    text = str(exc)
+    return (isinstance(exc, DownloadError) and "cannot be reached" in text) or "HF_HUB_OFFLINE is set" in text
 
 
 def _download_into(spec, folder: Path, force: bool) -> Path:
@@ -107,7 +165,7 @@ def _verify(args) -> int:
             spec = find_spec(name)
             if spec is None:
                 print(f"error: {name} is neither a file nor a known model name.", file=sys.stderr)
-                return 2
+                return EXIT_USAGE
             found = locate.find_candidates(spec.filename, spec.repo_id)
             targets += [(spec.filename, c.path, spec, c.hf_cache) for c in found]
             if not found:
@@ -131,7 +189,7 @@ def _verify(args) -> int:
         print(f"missing  {name}")
     if not targets and not missing:
         print("No model files found. `python -m dwpose_core models download` fetches the defaults.")
-    return 1 if failed else 0
+    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def _print_error(exc: Exception) -> None:

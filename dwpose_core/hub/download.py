@@ -1,47 +1,55 @@
-"""Download a registry file with huggingface_hub, atomically, and verify it before anyone loads it.
+"""Download a registry file from the Hugging Face hub (or HF_ENDPOINT), atomically, verified before use.
 
-huggingface_hub writes to a uniquely named temporary file and renames it into
-place only when complete, so an interrupted download never leaves a file under
-the model's name. It does not check SHA-256 on plain HTTP downloads, so we do:
-against the registry, else against the server's LFS hash (the ETag it recorded
-in ``<dir>/.cache/huggingface/download/<file>.metadata``). A mismatch gets one
-more try with ``force_download=True`` (otherwise a corrupt file with a matching
-recorded ETag is handed back as is); a second failure deletes the file.
+``GET {endpoint}/{repo_id}/resolve/main/{file}`` (the hub answers with a redirect to its CDN and
+the file's LFS SHA-256 in ``X-Linked-Etag``). The body is written to a hidden temporary file next
+to the target and hashed as it streams; only a complete file that passes verification (registry
+size and SHA-256, else the server's hash, plus the structural check) is renamed into place. A
+wrong file is downloaded once more, then deleted. A connection cut mid-body is resumed with
+``Range``. Nothing else is written into the model folder: no lock files, no ``.cache`` folders;
+the provenance record goes to the per-user cache.
 
-A verified download leaves a small record (``<dir>/.cache/dwpose/<file>.json``)
-so that later runs know the file was downloaded (and must match) and can skip
-re-hashing while its size and mtime are unchanged.
+Deadlines are http_client's (``DWPOSE_DOWNLOAD_TIMEOUT``, default 30 s): a hub that cannot be
+reached fails in seconds, one that never answers within the timeout, and then - in this process -
+every later download from the same endpoint fails at once with the same message, for
+``UNREACHABLE_MEMORY_S`` seconds, so a run asking for two models waits once.
 
-Settings are read from the environment at call time: HF_ENDPOINT (mirrors),
-HF_HUB_OFFLINE, HF_TOKEN (read by huggingface_hub on every request).
+Settings are read at call time: HF_ENDPOINT (mirrors), HF_HUB_OFFLINE, HF_TOKEN (or the token
+``huggingface-cli login`` saved).
 """
 from __future__ import annotations
 
-import json
+import http.client
 import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
+from . import http_client, provenance
+from .digest import Sha256
 from .errors import CorruptModelError, DownloadError
 from .messages import describe, placement_help, problems_text, searched_folders
 from .registry import ModelSpec
-from .verify import sha256_file, verify_file
+from .verify import forget_verdicts, verify_file
 
 log = logging.getLogger("dwpose.hub")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+UNREACHABLE_MEMORY_S = 60.0
+CHUNK = 1 << 20
+MAX_RESUMES = 2
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TRUE = {"1", "ON", "YES", "TRUE"}
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+_unreachable: dict[str, tuple[float, str]] = {}  # endpoint -> (when, why)
 
 
 def endpoint() -> str:
-    """HF_ENDPOINT as it is now (huggingface_hub itself only reads it at import)."""
+    """HF_ENDPOINT as it is now."""
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
@@ -61,91 +69,59 @@ def lock_for(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-# ---------------------------------------------------------------- provenance
-
-def record_path(file: Path) -> Path:
-    return file.parent / ".cache" / "dwpose" / f"{file.name}.json"
-
-
-def read_record(file: Path) -> Optional[dict]:
+def token() -> Optional[str]:
+    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    path = os.environ.get("HF_TOKEN_PATH") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "token")
     try:
-        data = json.loads(record_path(file).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
         return None
-    if not isinstance(data, dict) or data.get("filename") != file.name:
-        return None
-    return data
 
 
-def write_record(file: Path, *, spec: ModelSpec, sha256: str) -> None:
-    st = file.stat()
-    data = {"filename": file.name, "repo_id": spec.repo_id, "size": st.st_size, "sha256": sha256,
-            "mtime_ns": st.st_mtime_ns, "official": spec.sha256 is None or spec.sha256 == sha256}
-    path = record_path(file)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:  # read-only folder: the file is still good, only the fast path is lost
-        log.debug("DWPose: could not write %s (%s)", path, exc)
+def forget_unreachable() -> None:
+    _unreachable.clear()
 
 
-def forget(file: Path) -> None:
-    """Remove a rejected file and everything recorded about it."""
-    for path in (file, record_path(file), hf_metadata_path(file)):
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("DWPose: could not delete %s (%s); delete it by hand.", path, exc)
-
-
-def hf_metadata_path(file: Path) -> Path:
-    return file.parent / ".cache" / "huggingface" / "download" / f"{file.name}.metadata"
-
-
-def hf_recorded_sha256(file: Path) -> Optional[str]:
-    """The server's SHA-256 that huggingface_hub recorded for a ``local_dir`` download, if the file
-    has not been modified since (the same rule huggingface_hub applies)."""
-    try:
-        lines = hf_metadata_path(file).read_text(encoding="utf-8").splitlines()
-        etag, timestamp = lines[1].strip().strip('"').lower(), float(lines[2])
-        if file.stat().st_mtime - 1 > timestamp:
-            return None
-    except (OSError, ValueError, IndexError):
-        return None
-    return etag if _SHA256.match(etag) else None
-
-
-# ---------------------------------------------------------------- download
+# ---------------------------------------------------------------- download + verify
 
 def fetch(spec: ModelSpec, dest_dir: Path, *, force: bool = False) -> Path:
-    """Download ``spec`` into ``dest_dir`` and return the verified file.
+    """Download ``spec`` into ``dest_dir`` and return the verified file (``force`` is kept for callers:
+    every call downloads afresh).
 
-    Raises DownloadError (refused, unreachable, interrupted: nothing kept) or
+    Raises DownloadError (refused, unreachable, timed out, interrupted: nothing kept) or
     CorruptModelError (what arrived twice was not the expected file: deleted).
     """
     dest_dir = Path(dest_dir)
-    with lock_for(str(dest_dir / spec.filename)):
+    target = dest_dir / spec.filename
+    with lock_for(str(target)):
         problems: list[tuple[Path, str]] = []
         for attempt in (1, 2):
-            path = _hf_download(spec, dest_dir, force=force or attempt > 1)
-            server_sha = hf_recorded_sha256(path)
+            tmp, sha, server_sha = _transfer(spec, dest_dir)
             expected_sha = spec.sha256 or server_sha
-            result = verify_file(path, spec=spec, expected_sha256=expected_sha, strict=True)
+            try:
+                result = verify_file(tmp, spec=spec, expected_sha256=expected_sha, strict=True, known_sha256=sha)
+            except BaseException:
+                _unlink(tmp)
+                raise
             if result.ok:
-                write_record(path, spec=spec, sha256=result.sha256 or sha256_file(path))
-                return path
+                os.replace(tmp, target)
+                forget_verdicts(target)
+                provenance.write_record(target, spec=spec, sha256=sha, url=file_url(spec))
+                return target
+            _unlink(tmp)
             what = "; ".join(result.problems)
             if spec.sha256 and server_sha and server_sha != spec.sha256:
                 what += (f" (the server lists SHA-256 {server_sha[:12]}... for this file: it may have changed "
                          "upstream; place your copy by hand to use it anyway)")
-            problems.append((path, what))
-            log.warning("DWPose: the downloaded %s is not the expected file: %s.%s", path, what,
+            problems.append((target, what))
+            log.warning("DWPose: the downloaded %s is not the expected file: %s.%s", target, what,
                         " Downloading it again." if attempt == 1 else "")
-        forget(path)
+        provenance.forget(target)
         url = file_url(spec)
         raise CorruptModelError(
             f"{describe(spec)} was downloaded twice from {url} and was wrong both times, so it was deleted:\n"
@@ -153,47 +129,135 @@ def fetch(spec: ModelSpec, dest_dir: Path, *, force: bool = False) -> Path:
             problems=problems, filename=spec.filename, searched=searched_folders(), url=url)
 
 
-def _hf_download(spec: ModelSpec, dest_dir: Path, *, force: bool) -> Path:
-    from .locate import hf_cache_dir
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
+
+def _fail(spec: ModelSpec, why: str) -> DownloadError:
     url = file_url(spec)
+    return DownloadError(f"Could not download {describe(spec)} from {url}: {why}. Nothing partial was kept.\n"
+                         f"{placement_help(spec.filename, url)}",
+                         filename=spec.filename, searched=searched_folders(), url=url)
+
+
+def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]]:
+    """(temporary file in dest_dir, its SHA-256, the server's SHA-256 if it said). The temporary file is
+    removed on any failure, interruption included."""
+    url = file_url(spec)
+    base = endpoint()
+    seen = _unreachable.get(base)
+    if seen is not None and time.monotonic() - seen[0] < UNREACHABLE_MEMORY_S:
+        raise _fail(spec, seen[1])
+    auth = f"Bearer {token()}" if token() else None
+    headers = {"User-Agent": "dwpose-hub/1", "Accept-Encoding": "identity"}
+    try:
+        response = http_client.get(url, headers, auth=auth, auth_origin=http_client.origin(base))
+    except http_client.HttpStatusError as exc:
+        raise _fail(spec, _status_why(exc)) from None
+    except (http_client.Unreachable, http_client.TimedOut) as exc:
+        why = (f"the hub cannot be reached ({exc}); on a machine without internet set HF_HUB_OFFLINE=1 to skip "
+               f"the attempt, or raise {http_client.ENV_TIMEOUT} (now {http_client.timeout_setting():g} s) on a "
+               "slow link")
+        _unreachable[base] = (time.monotonic(), why)
+        raise _fail(spec, why) from None
+    except http_client.HttpFailure as exc:
+        raise _fail(spec, str(exc)) from None
+    server_sha = _linked_sha(response.first_headers) or _linked_sha(response.headers)
+    announced = _linked_size(response.first_headers)
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        response.close()
         raise DownloadError(
             f"Cannot create the download folder {dest_dir} ({exc}). Set DWPOSE_CKPTS_DIR to a writable "
             f"folder.\n{placement_help(spec.filename, url)}",
-            filename=spec.filename, searched=searched_folders(), url=url) from exc
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as exc:
-        raise DownloadError(
-            f"huggingface_hub is not installed, so {spec.filename} cannot be downloaded "
-            f"(pip install huggingface_hub).\n{placement_help(spec.filename, url)}",
-            filename=spec.filename, searched=searched_folders(), url=url) from exc
+            filename=spec.filename, searched=searched_folders(), url=url) from None
+    tmp = dest_dir / f".{spec.filename}.{os.getpid()}.{threading.get_ident()}.part"
     size = f" ({spec.size / 1e6:.0f} MB)" if spec.size else ""
     log.warning("DWPose: downloading %s%s from %s into %s", spec.filename, size, url, dest_dir)
+    digest = Sha256()
     try:
-        path = hf_hub_download(spec.repo_id, spec.filename, local_dir=str(dest_dir),
-                               cache_dir=str(hf_cache_dir()), force_download=force, endpoint=endpoint())
-    except Exception as exc:  # every failure becomes one clear message; KeyboardInterrupt passes
-        raise DownloadError(
-            f"Could not download {describe(spec)} from {url}: {_why(exc)}. Nothing partial was kept.\n"
-            f"{placement_help(spec.filename, url)}",
-            filename=spec.filename, searched=searched_folders(), url=url) from exc
-    return Path(path)
+        with open(tmp, "wb") as out:
+            written = _stream(spec, response, out, digest, headers, auth, base, announced)
+        if announced is not None and written != announced:
+            raise _fail(spec, f"the server sent {written:,} bytes but announced {announced:,}")
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp, digest.hexdigest(), server_sha
 
 
-def _why(exc: Exception) -> str:
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if names & {"OfflineModeIsEnabled", "LocalEntryNotFoundError"}:
-        return (f"the Hub is unreachable or offline mode is on ({text}); on a machine without internet set "
-                "HF_HUB_OFFLINE=1 to skip the attempt")
-    if names & {"GatedRepoError"}:
-        return f"the repository is gated; set HF_TOKEN to a token with access ({text})"
-    if names & {"RepositoryNotFoundError", "RevisionNotFoundError", "EntryNotFoundError"}:
-        return f"the server does not have it ({text})"
-    if names & {"ConnectError", "ConnectionError", "TimeoutException", "Timeout"}:
-        return f"the server cannot be reached ({text})"
-    return f"{type(exc).__name__}: {text}"
+def _stream(spec, response, out, digest, headers, auth, base, announced) -> int:
+    """Write the body (resuming a cut connection with Range) and return the byte count."""
+    written = 0
+    resumes = 0
+    while True:
+        length = response.headers.get("content-length")
+        expected_end = written + int(length) if length and length.isdigit() else None
+        try:
+            while True:
+                chunk = response.read(CHUNK)
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                written += len(chunk)
+            response.close()
+            if expected_end is not None and written < expected_end:
+                raise http.client.IncompleteRead(b"", expected_end - written)
+            return written
+        except http_client.TimedOut as exc:
+            response.close()
+            raise _fail(spec, str(exc)) from None
+        except (OSError, http.client.HTTPException) as exc:
+            response.close()
+            if resumes >= MAX_RESUMES or (announced is not None and written >= announced):
+                raise _fail(spec, f"the connection was cut after {written:,} bytes "
+                                  f"({type(exc).__name__})") from None
+            resumes += 1
+            log.info("DWPose: the download of %s was cut after %d bytes; resuming.", spec.filename, written)
+        try:
+            response = http_client.get(file_url(spec), {**headers, "Range": f"bytes={written}-"}, auth=auth,
+                                       auth_origin=http_client.origin(base))
+        except http_client.HttpFailure as exc:
+            raise _fail(spec, f"the connection was cut and resuming failed ({exc})") from None
+        start = _range_start(response.headers.get("content-range", ""))
+        if response.status != 206 or start != written:  # the server sent the whole file again
+            out.seek(0)
+            out.truncate()
+            digest.__init__()
+            written = 0
+
+
+def _range_start(value: str) -> Optional[int]:
+    m = re.match(r"bytes (\d+)-", value.strip())
+    return int(m.group(1)) if m else None
+
+
+def _linked_sha(headers: dict) -> Optional[str]:
+    for name in ("x-linked-etag", "etag"):
+        value = headers.get(name, "").strip().strip('"').lower()
+        if value.startswith("w/"):
+            value = value[2:].strip('"')
+        if _SHA256.match(value):
+            return value
+    return None
+
+
+def _linked_size(headers: dict) -> Optional[int]:
+    value = headers.get("x-linked-size", "")
+    return int(value) if value.isdigit() else None
+
+
+def _status_why(exc: http_client.HttpStatusError) -> str:
+    code = exc.headers.get("x-error-code", "")
+    message = exc.headers.get("x-error-message", "")
+    detail = f" ({message})" if message else ""
+    if exc.status in (401, 403) or code == "GatedRepo":
+        return f"access was refused{detail}; the repository may be gated: set HF_TOKEN to a token with access"
+    if exc.status == 404 or code in ("RepoNotFound", "EntryNotFound", "RevisionNotFound"):
+        return f"the server does not have it{detail}"
+    return f"{exc}{detail}"

@@ -17,6 +17,7 @@ hosts hand their folders in through :func:`register_host_dirs`.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -209,8 +210,40 @@ class Candidate:
     hf_cache: bool = False
 
 
-def find_candidates(filename: str, repo_id: Optional[str], *, include_hf_cache: bool = True) -> list[Candidate]:
-    """Existing files named ``filename``, in resolution order, without duplicates."""
+def is_link_loop(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link that never reaches a file (it points back into itself)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+LOOP_TEXT = "it is a symbolic link loop (following it leads back to itself), so it names no file"
+_loops_reported: set[str] = set()
+
+
+def _report_loop(path: Path) -> None:
+    key = str(path)
+    if key not in _loops_reported:
+        _loops_reported.add(key)
+        log.warning("DWPose: skipping %s: %s.", path, LOOP_TEXT)
+
+
+def _topmost_loop(path: Path, top: Path) -> Path:
+    chain = [path]
+    while chain[-1] != top and chain[-1].parent != chain[-1]:
+        chain.append(chain[-1].parent)
+    return next((p for p in reversed(chain) if is_link_loop(p)), path)
+
+
+def find_candidates(filename: str, repo_id: Optional[str], *, include_hf_cache: bool = True,
+                    loops: Optional[list] = None) -> list[Candidate]:
+    """Existing files named ``filename``, in resolution order, without duplicates.
+
+    A symbolic link loop met on the way (the file or a folder above it) is appended to ``loops`` as
+    ``(path, why)`` for the caller to report, or logged once when no list is given.
+    """
     found: list[Candidate] = []
     seen: set[Path] = set()
     for place in places():
@@ -220,6 +253,12 @@ def find_candidates(filename: str, repo_id: Optional[str], *, include_hf_cache: 
                 if key not in seen:
                     seen.add(key)
                     found.append(Candidate(path, place.label, own=place.own))
+            elif is_link_loop(path):
+                looped = _topmost_loop(path, place.folder)
+                if loops is None:
+                    _report_loop(looped)
+                elif all(p != looped for p, _ in loops):
+                    loops.append((looped, LOOP_TEXT))
     if include_hf_cache and repo_id:
         cached = hf_cache_file(repo_id, filename)
         if cached is not None and cached.resolve() not in seen:

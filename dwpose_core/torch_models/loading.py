@@ -32,7 +32,9 @@ from typing import Union
 import numpy as np
 import torch
 
-from .pth_reader import Checkpoint, CheckpointFormatError, LazyTensor, Placeholder
+from ..hub import onnx_file
+from .pth_reader import Checkpoint, CheckpointFormatError, LazyTensor, find_state_dict
+from ..hub.safe_pickle import describe_root
 from .rtmpose import VARIANTS as RTMPOSE_VARIANTS
 from .rtmpose import RTMPoseSpec
 from .yolox import VARIANTS as YOLOX_VARIANTS
@@ -272,13 +274,18 @@ def _same_shape(ours: tuple[int, ...], arr: np.ndarray) -> bool:
 
 
 def state_dict_from_onnx(path: Path) -> tuple[Spec, dict[str, torch.Tensor]]:
-    import onnx
-
     try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf raises its own errors
+        model = onnx_file.load(path)  # shared with the hub's structure check and recognise()
+    except onnx_file.OnnxParseError as exc:
         raise WeightsFormatError(f"{path.name}: cannot be read as ONNX ({exc}); the file may be truncated. "
-                                 "Delete it and download it again.") from exc
+                                 "Delete it and download it again.") from None
+    try:
+        return _map_onnx(path, model)
+    finally:
+        onnx_file.release(path)  # the weights are taken: the parsed copy need not stay in memory
+
+
+def _map_onnx(path: Path, model) -> tuple[Spec, dict[str, torch.Tensor]]:
     spec = spec_from_onnx(model, path.name)
     found = onnx_parameters(model.graph)
     expected = parameter_order(spec)
@@ -314,15 +321,11 @@ def state_dict_from_onnx(path: Path) -> tuple[Spec, dict[str, torch.Tensor]]:
 # ----------------------------------------------------------------------------- checkpoints
 
 def _pick_state_dict(root, name: str) -> dict:
-    if isinstance(root, dict):
-        for key in ("state_dict", "model", "module"):
-            if isinstance(root.get(key), dict):
-                return root[key]
-        if any(isinstance(v, LazyTensor) for v in root.values()):
-            return root
-    kind = root._name if isinstance(root, Placeholder) else type(root).__name__
-    raise WeightsFormatError(f"{name}: no state_dict in this checkpoint (top level is {kind}); "
-                             "expected an mmpose/mmengine or YOLOX training checkpoint.")
+    state = find_state_dict(root)  # the same rule the hub's structure check applies
+    if state is None:
+        raise WeightsFormatError(f"{name}: no state_dict in this checkpoint (top level is {describe_root(root)}); "
+                                 "expected an mmpose/mmengine or YOLOX training checkpoint.")
+    return state
 
 
 def normalise_keys(state: dict) -> dict:
@@ -363,28 +366,36 @@ def fold_batchnorm(state: dict[str, torch.Tensor], eps: float) -> dict[str, torc
     return out
 
 
+def _dim(state: dict, key: str, axis: int, name: str) -> int:
+    shape = tuple(getattr(state.get(key), "shape", ()))
+    if len(shape) <= axis:
+        raise WeightsFormatError(f"{name}: `{key}` is {'missing' if key not in state else f'of shape {list(shape)}'}"
+                                 "; not an RTMPose or YOLOX checkpoint.")
+    return int(shape[axis])
+
+
 def spec_from_state_dict(state: dict, name: str = "checkpoint") -> Spec:
     if "head.cls_x.weight" in state and "backbone.stem.0.conv.weight" in state:
-        stem = state["backbone.stem.0.conv.weight"].shape[0]
+        stem = _dim(state, "backbone.stem.0.conv.weight", 0, name)
         variant = _RTMPOSE_BY_STEM.get(stem)
         if variant is None:
             raise WeightsFormatError(f"{name}: RTMPose checkpoint with an unknown stem width {stem}.")
         # mlp.1 maps the (H/32 * W/32) tokens; cls_x/cls_y have W*k and H*k bins (k = split ratio).
-        bins_x, bins_y = state["head.cls_x.weight"].shape[0], state["head.cls_y.weight"].shape[0]
-        tokens = state["head.mlp.1.weight"].shape[1]
+        bins_x, bins_y = _dim(state, "head.cls_x.weight", 0, name), _dim(state, "head.cls_y.weight", 0, name)
+        tokens = _dim(state, "head.mlp.1.weight", 1, name)
         split = _split_ratio(bins_x, bins_y, tokens)
         if split is None:
             raise WeightsFormatError(f"{name}: cannot infer the input size from cls_x {bins_x}, cls_y {bins_y}, "
                                      f"{tokens} tokens.")
-        keypoints = state["head.final_layer.weight"].shape[0]
+        keypoints = _dim(state, "head.final_layer.weight", 0, name)
         return RTMPoseSpec(variant, (round(bins_y / split), round(bins_x / split)), keypoints, split)
     stem_key = "backbone.backbone.stem.conv.conv.weight"
     if stem_key in state:
-        stem = state[stem_key].shape[0]
+        stem = _dim(state, stem_key, 0, name)
         variant = _YOLOX_BY_STEM.get(stem)
         if variant is None:
             raise WeightsFormatError(f"{name}: YOLOX checkpoint with an unknown stem width {stem}.")
-        classes = state["head.cls_preds.0.weight"].shape[0]
+        classes = _dim(state, "head.cls_preds.0.weight", 0, name)
         return YOLOXSpec(variant, (416, 416) if variant == "tiny" else (640, 640), classes)
     sample = ", ".join(list(state)[:4])
     raise WeightsFormatError(f"{name}: neither an RTMPose nor a YOLOX state dict (keys start: {sample}).")
@@ -402,12 +413,44 @@ def state_dict_from_checkpoint(path: Path) -> tuple[Spec, dict[str, torch.Tensor
     try:
         with Checkpoint(path) as ckpt:
             raw = _pick_state_dict(ckpt.root, path.name)
+            checkpoint_spec(raw, path.name)  # names and shapes first: refuse a misfit before reading data
             state = {k: ckpt.tensor(v) for k, v in raw.items() if isinstance(v, LazyTensor)}
     except CheckpointFormatError as exc:
-        raise WeightsFormatError(str(exc)) from exc
+        raise WeightsFormatError(str(exc)) from None
     state = normalise_keys(state)
     spec = spec_from_state_dict(state, path.name)
     return spec, fold_batchnorm({k: v.float() for k, v in state.items()}, DEFAULT_BN_EPS[spec.kind])
+
+
+class _Shape:
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def checkpoint_spec(raw_state: dict, name: str = "checkpoint") -> Spec:
+    """The architecture of a checkpoint's (lazy) state dict, checked tensor by tensor against it by name
+    and shape, as loading will after BatchNorm folding; no tensor data is needed. Raises
+    WeightsFormatError / ArchitectureMismatch naming the file and the first tensor that differs."""
+    state = normalise_keys({k: _Shape(v.shape) for k, v in raw_state.items() if isinstance(v, LazyTensor)})
+    spec = spec_from_state_dict(state, name)
+    folded = dict(state)
+    for key in [k for k in state if k.endswith(".bn.weight")]:
+        prefix = key[: -len("bn.weight")]
+        conv = state.get(prefix + "conv.weight")
+        if conv is None or len(conv.shape) != 4:
+            raise ArchitectureMismatch(f"{name}: BatchNorm at `{prefix}bn` has no 4-d `{prefix}conv.weight`.")
+        for part in ("bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"):
+            got = state.get(prefix + part)
+            if got is None or got.shape != (conv.shape[0],):
+                raise ArchitectureMismatch(
+                    f"{name}: `{prefix}{part}` is {'missing' if got is None else list(got.shape)}; "
+                    f"`{prefix}conv.weight` needs [{conv.shape[0]}].")
+            del folded[prefix + part]
+        folded[prefix + "conv.bias"] = _Shape((conv.shape[0],))
+    check_state_dict(spec, folded, name)
+    return spec
 
 
 # ----------------------------------------------------------------------------- safetensors cache
@@ -478,10 +521,8 @@ def recognise(path: Union[str, Path]):
         return True  # only the torch backend reads these; errors surface when loading
     if suffix != ".onnx" or not path.is_file():
         return None
-    import onnx
-
     try:
-        return spec_from_onnx(onnx.load(str(path), load_external_data=False), path.name)
+        return spec_from_onnx(onnx_file.load(path), path.name)  # parsed once, shared with the weight mapping
     except Exception:  # not a graph we know (oracle models, other detectors, corrupt files)
         return None
 
