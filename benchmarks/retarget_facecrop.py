@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     rows = []
     rt_wall, rt_cpu, _ = best_of(args.repeat, lambda: retarget(clip, reference))
     rows.append(("retarget", rt_wall, rt_cpu))
-    fc_wall, fc_cpu, tracks = best_of(args.repeat, lambda: face_crops(images, clip, size=args.size))
+    fc_wall, fc_cpu, result = best_of(args.repeat, lambda: face_crops(images, clip, size=args.size))
+    tracks = result.tracks
     rows.append((f"face crops ({len(tracks)} x {args.frames} x {args.size}^2)", fc_wall, fc_cpu))
     rows.append(("total", rt_wall + fc_wall, rt_cpu + fc_cpu))
     print(f"{args.frames} frames, {args.people} person(s), {args.width}x{args.height}; best of {args.repeat}")

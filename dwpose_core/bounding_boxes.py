@@ -25,7 +25,8 @@ import numpy as np
 
 from .types import FramePose
 
-__all__ = ["BoundingBoxError", "from_bounding_box", "to_bounding_box", "person_boxes"]
+__all__ = ["BoundingBoxError", "from_bounding_box", "to_bounding_box", "from_bounding_boxes", "to_bounding_boxes",
+           "person_boxes"]
 
 _KEYS = ("x", "y", "width", "height")
 
@@ -135,3 +136,8 @@ def to_bounding_box(boxes: Sequence[Any]) -> list[list[dict]]:
 def person_boxes(frames: Sequence[FramePose]) -> list[np.ndarray]:
     """Each frame's people's detection boxes, ``(k, 4)`` float32 (people order)."""
     return [np.array([p.box for p in f.people], np.float32).reshape(-1, 4) for f in frames]
+
+
+# Plural spellings, as the callers name them.
+from_bounding_boxes = from_bounding_box
+to_bounding_boxes = to_bounding_box

@@ -22,10 +22,14 @@ The box rule, step by step (PROFILES.md "Face crops"; the first three steps are 
 
 Keypoints are in their canvas' pixels; when the images are another size the boxes are scaled
 to the images. A frame never raises: a missing face only changes which box is used.
+
+Long clips in consecutive batches: pass the same :class:`FaceCropState` to every call; it keeps
+each track's last raw boxes (the smoother's context) and last box (the nearest-box fallback), so
+a batch is cropped as it would have been inside the whole clip, up to the frames at its end.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
@@ -33,7 +37,8 @@ import numpy as np
 from .skeleton import FACE, SCORE_THRESHOLD
 from .types import FramePose
 
-__all__ = ["FaceTrack", "face_boxes", "face_crops", "crop_boxes", "wan_face_boxes", "DEFAULT_SIZE"]
+__all__ = ["FaceTrack", "FaceCrops", "FaceCropState", "face_boxes", "face_crops", "crop_boxes", "wan_face_boxes",
+           "DEFAULT_SIZE"]
 
 DEFAULT_SIZE = 512
 _FACE = np.arange(FACE.start, FACE.stop)
@@ -47,6 +52,38 @@ class FaceTrack:
     boxes: np.ndarray  # (N, 4) float32, whole-pixel square boxes x1, y1, x2, y2 in image pixels
     found: np.ndarray  # (N,) bool: the frame had a face of this person (else a fallback box)
     crops: Optional[np.ndarray] = None  # (N, S, S, 3) uint8
+
+
+@dataclass
+class FaceCropState:
+    """What :func:`face_boxes` / :func:`face_crops` carry from one batch of a clip to the next."""
+
+    # track id -> (raw (n, 2, 2) centre and side rows, found (n,)) of the last frames seen.
+    tails: dict = field(default_factory=dict)
+    # track id -> the last (cx, cy, side) used, for a batch that starts without a face.
+    last: dict = field(default_factory=dict)
+
+
+@dataclass
+class FaceCrops:
+    """:func:`face_crops`' result: every chosen track, and the state for the next batch.
+
+    ``crops`` / ``boxes`` / ``found`` are the first chosen track's (the CLI's ``--face-crops``)."""
+
+    tracks: list
+    state: FaceCropState
+
+    @property
+    def crops(self) -> np.ndarray:
+        return self.tracks[0].crops
+
+    @property
+    def boxes(self) -> np.ndarray:
+        return self.tracks[0].boxes
+
+    @property
+    def found(self) -> np.ndarray:
+        return self.tracks[0].found
 
 
 def wan_face_boxes(points: np.ndarray, present: np.ndarray, *, scale: float = 1.3, min_points: int = 5
@@ -106,15 +143,17 @@ def _frame_sizes(frames: Sequence[FramePose], image_sizes) -> tuple[np.ndarray, 
 
 def face_boxes(frames: Sequence[FramePose], *, image_sizes=None, people: Optional[Sequence[Optional[int]]] = None,
                scale: float = 1.3, smoothing: float = 1.0, threshold: float = SCORE_THRESHOLD,
-               min_points: int = 5) -> list[FaceTrack]:
+               min_points: int = 5, state: Optional[FaceCropState] = None) -> list[FaceTrack]:
     """Steps 1-6: one :class:`FaceTrack` per chosen track (without crops).
 
     ``image_sizes``: (W, H) of the images (one for all, or one per frame); default: the canvases.
     ``people``: track ids to keep, in that order (default: every track, in order of first
-    appearance; a clip of single untracked people is one track with id None).
+    appearance; a clip of single untracked people is one track with id None). ``state``: see
+    the module text (updated in place).
     """
     from .retarget import track_groups
     from .temporal import smooth_trajectories
+    from .temporal.smoothing import context_length
 
     if smoothing < 0:
         raise ValueError(f"smoothing must be >= 0 (0 = off), got {smoothing}")
@@ -128,9 +167,11 @@ def face_boxes(frames: Sequence[FramePose], *, image_sizes=None, people: Optiona
         chosen = list(groups) or [None]
     else:
         chosen = list(people)
-        unknown = [p for p in chosen if p not in groups]
-        if unknown and any(g is not None for g in groups):
-            raise ValueError(f"no track with id {unknown[0]}; the clip has tracks {sorted(k for k in groups if k is not None)}")
+        unknown = [p for p in chosen if p not in groups and (state is None or p not in state.last)]
+        if unknown:
+            known = sorted(k for k in groups if k is not None)
+            raise ValueError(f"no track with id {unknown[0]}; the clip has tracks {known}")
+    keep = context_length(max(smoothing, 1.0))
     out = []
     for key in chosen:
         points = np.zeros((n_t, len(_FACE), 2))
@@ -140,17 +181,27 @@ def face_boxes(frames: Sequence[FramePose], *, image_sizes=None, people: Optiona
             points[t] = person.keypoints[_FACE] * to_image[t]
             present[t] = person.scores[_FACE] >= threshold
         raw, found = wan_face_boxes(points, present, scale=scale, min_points=min_points)
-        centre = (raw[:, :2] + raw[:, 2:]) / 2
         side = np.max(raw[:, 2:] - raw[:, :2], axis=-1)
-        if found.any():
-            track = np.stack([centre, np.stack([side, side], -1)], 1)  # (N, 2 "points", 2)
-            if smoothing > 0 and found.sum() > 2:
-                conf = np.repeat(found[:, None].astype(np.float64), 2, 1)
-                track = smooth_trajectories(track, conf, strength=smoothing, threshold=0.5)
-            track = _nearest_fill(track, found)
+        rows = np.stack([(raw[:, :2] + raw[:, 2:]) / 2, np.stack([side, side], -1)], 1)  # (N, 2, 2)
+        ctx_rows, ctx_found = (state.tails.get(key, (np.zeros((0, 2, 2)), np.zeros(0, bool)))
+                               if state is not None else (np.zeros((0, 2, 2)), np.zeros(0, bool)))
+        all_rows, all_found = np.concatenate([ctx_rows, rows]), np.concatenate([ctx_found, found])
+        n_ctx = len(ctx_rows)
+        if all_found.any():
+            track = all_rows
+            if smoothing > 0 and all_found.sum() > 2:
+                conf = np.repeat(all_found[:, None].astype(np.float64), 2, 1)
+                track = smooth_trajectories(all_rows, conf, strength=smoothing, threshold=0.5)
+            track = _nearest_fill(track, all_found)[n_ctx:]
             cx, cy, side = track[:, 0, 0], track[:, 0, 1], track[:, 1, 0]
+        elif state is not None and key in state.last:
+            cx, cy, side = (np.full(n_t, v) for v in state.last[key])
         else:
             cx, cy, side = width / 2, height / 2, np.minimum(width, height) / 2
+        if state is not None:
+            state.tails[key] = (all_rows[-keep:].copy(), all_found[-keep:].copy())
+            if n_t:
+                state.last[key] = (float(cx[-1]), float(cy[-1]), float(side[-1]))
         out.append(FaceTrack(key, _place(cx, cy, side, width, height), found))
     return out
 
@@ -178,11 +229,14 @@ def crop_boxes(images, boxes: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarra
 
 def face_crops(images, frames: Sequence[FramePose], *, size: int = DEFAULT_SIZE,
                people: Optional[Sequence[Optional[int]]] = None, scale: float = 1.3, smoothing: float = 1.0,
-               threshold: float = SCORE_THRESHOLD, min_points: int = 5) -> list[FaceTrack]:
+               threshold: float = SCORE_THRESHOLD, min_points: int = 5,
+               state: Optional[FaceCropState] = None) -> FaceCrops:
     """Face crops of every chosen track: :func:`face_boxes` on the images' sizes, then :func:`crop_boxes`.
 
     ``images``: (N, H, W, 3) uint8 RGB or a list of N such frames (other dtypes follow
-    :func:`dwpose_core.images.to_rgb_uint8`), one per pose frame.
+    :func:`dwpose_core.images.to_rgb_uint8`), one per pose frame. ``state``: pass the same
+    :class:`FaceCropState` with consecutive batches of one clip (one is made when omitted;
+    it comes back as ``result.state``).
     """
     from .images import to_rgb_uint8
 
@@ -192,9 +246,10 @@ def face_crops(images, frames: Sequence[FramePose], *, size: int = DEFAULT_SIZE,
         frames_rgb = [to_rgb_uint8(im) for im in images]
     if len(frames_rgb) != len(frames):
         raise ValueError(f"{len(frames_rgb)} images for {len(frames)} pose frames; give one pose frame per image")
+    state = state if state is not None else FaceCropState()
     sizes = [(im.shape[1], im.shape[0]) for im in frames_rgb]
     tracks = face_boxes(frames, image_sizes=sizes or None, people=people, scale=scale, smoothing=smoothing,
-                        threshold=threshold, min_points=min_points)
+                        threshold=threshold, min_points=min_points, state=state)
     for tr in tracks:
         tr.crops = crop_boxes(frames_rgb, tr.boxes, size)
-    return tracks
+    return FaceCrops(tracks, state)

@@ -369,7 +369,7 @@ def retarget(frames: Sequence[FramePose], reference: Union[FramePose, Sequence[F
     if not reference.people:
         raise RetargetError("the reference has no person; give a reference picture or pose with a person in it")
     frames = [f.copy() for f in frames]
-    out = [FramePose(reference.width, reference.height) for _ in frames]
+    out = [FramePose(reference.width, reference.height, parts=f.parts) for f in frames]
     if not frames:
         return out
     tracks = track_groups(frames)
@@ -400,7 +400,7 @@ def retarget(frames: Sequence[FramePose], reference: Union[FramePose, Sequence[F
         for t, i in tracks[key]:
             src = frames[t].people[i]
             box = np.concatenate([g * src.box[:2] + offsets[t], g * src.box[2:] + offsets[t]])
-            results.append((t, i, Person(new_kp[t], src.scores.copy(), box, src.box_score, src.track_id)))
+            results.append((t, i, Person(new_kp[t], src.scores.copy(), box, src.box_score, src.track_id, src.parts)))
     for t, i, person in sorted(results, key=lambda r: (r[0], r[1])):
         out[t].people.append(person)
     return out

@@ -11,6 +11,7 @@ from .editor import DWPoseEditor
 from .estimator import DWPoseEstimator, DWPoseModelLoader
 from .json_nodes import DWPoseLoadJSON, DWPoseSaveJSON
 from .pose_nodes import DWPoseRender, DWPoseSelectPeople, DWPoseSmooth
+from .video_nodes import DWPoseFaceCrops, DWPoseRetarget
 
 log = logging.getLogger("dwpose")
 
@@ -24,6 +25,8 @@ NODE_CLASS_MAPPINGS = {
     "DWPoseSelectPeople": DWPoseSelectPeople,
     "DWPoseSmooth": DWPoseSmooth,
     "DWPoseEditor": DWPoseEditor,
+    "DWPoseRetarget": DWPoseRetarget,
+    "DWPoseFaceCrops": DWPoseFaceCrops,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -35,6 +38,8 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "DWPoseSelectPeople": "DWPose Select People",
     "DWPoseSmooth": "DWPose Smooth",
     "DWPoseEditor": "DWPose Editor",
+    "DWPoseRetarget": "DWPose Retarget",
+    "DWPoseFaceCrops": "DWPose Face Crops",
 }
 
 

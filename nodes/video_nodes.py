@@ -94,15 +94,16 @@ class DWPoseRetarget:
 
 
 def _estimate_reference(image, dwpose_model, unique_id, name):
+    """The reference picture (first image of the batch) through the core's job, on the node's models."""
+    from dwpose_core.annotate import AnnotateOptions
+
     from . import choices
-    from .estimator import DWPoseModel, _device, model_ref, run_estimator
-    from .model_cache import ModelSpec
+    from .estimator import DWPoseModel, _setup, run_annotator
 
     frame = image_batch_to_frames(image, name)[0]
     if dwpose_model is None:
-        spec = ModelSpec(model_ref(choices.DEFAULT_DETECTOR), model_ref(choices.DEFAULT_POSE), "auto", _device())
-        dwpose_model = DWPoseModel(spec, f"retarget:{unique_id}")
-    (pose,) = run_estimator(dwpose_model, [frame], node_id=unique_id)
+        dwpose_model = DWPoseModel(_setup(choices.DEFAULT_DETECTOR, choices.DEFAULT_POSE), f"retarget:{unique_id}")
+    pose = run_annotator(dwpose_model, AnnotateOptions(draw=False), [frame], node_id=unique_id).poses[0]
     if not pose.people:
         raise ValueError(f"{name}: DWPose found no person in the reference image.")
     return pose
@@ -155,7 +156,7 @@ class DWPoseFaceCrops:
         comfy_bridge.check_interrupt()
         ids = parse_track_ids(track_ids, name)
         tracks = face_crops(images, frames, size=int(size), people=ids or None, scale=float(scale),
-                            smoothing=float(smoothing))
+                            smoothing=float(smoothing)).tracks
         crops = np.concatenate([t.crops for t in tracks])
         per_frame = [np.stack([t.boxes[i] for t in tracks]) for i in range(len(frames))]
         return (frames_to_image_batch(crops), to_bounding_box(per_frame))

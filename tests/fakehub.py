@@ -1,23 +1,29 @@
 """A Hugging Face-compatible endpoint on 127.0.0.1 for tests, plus tiny model files to serve.
 
-It speaks what huggingface_hub's ``hf_hub_download`` needs (seen with 2.4.0):
-``HEAD /{repo_id}/resolve/{revision}/{file}`` answered with ``X-Repo-Commit``, a
-quoted ``ETag`` and ``X-Linked-Etag`` / ``X-Linked-Size`` (the LFS SHA-256 and
-size) and a 302 to a second server on another port (a different origin, like
-the real CDN), which serves the bytes with ``Range`` support. Faults are
-injected on that GET: corrupt bytes, a short body, a connection cut mid-body,
-a 500. Every request is logged so that tests can count them.
+It answers ``HEAD``/``GET /{repo_id}/resolve/{revision}/{file}`` as the real hub does (seen with
+huggingface_hub 2.4.0): ``X-Repo-Commit``, a quoted ``ETag`` and ``X-Linked-Etag`` /
+``X-Linked-Size`` (the LFS SHA-256 and size) and a 302 to a second server on another port (a
+different origin, like the real CDN), which serves the bytes with ``Range`` support. Faults are
+injected on that GET: corrupt bytes, a short body, a connection cut mid-body, a 500. Every request
+is logged so that tests can count them.
+
+Hostile servers for deadline tests: :func:`silent_server` (accepts, never answers),
+:func:`trickle_server` (sends its status line and headers one byte at a time, forever) and
+:func:`closed_port` (nothing listens).
 
 Use the ``fake_hub`` fixture (it sets HF_ENDPOINT) or ``hub_env`` alone (an
-isolated environment: temporary extension folder, HF cache, no proxies).
+isolated environment: temporary extension folder, HF cache, per-user cache, no proxies).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
+import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,7 +39,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 @dataclass
 class Fault:
-    mode: str  # "corrupt" | "short" | "cut" | "error"
+    mode: str  # "corrupt" | "short" | "cut" | "error" | "stall" (part of the body, then silence)
     times: Optional[int] = 1  # how many GETs it affects; None = every one
     at: Optional[int] = None  # byte offset where "cut" / "short" stop (default: half the file)
 
@@ -217,6 +223,16 @@ class _CdnHandler(_Handler):
             # A body that ends early *and says so*: Content-Length matches what is sent.
             self._send(status, headers, data[start:max(start, stop)])
             return
+        if fault is not None and fault.mode == "stall":
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(data[start:max(start, stop)])
+            self.wfile.flush()
+            time.sleep(30)  # the client must give up long before (daemon thread: never blocks the tests)
+            return
         if fault is not None and fault.mode == "cut":
             # Promise the whole body, send part of it, drop the connection.
             self.send_response(status)
@@ -242,6 +258,78 @@ def corrupt(data: bytes) -> bytes:
     for i in range(mid, min(mid + 64, len(out))):
         out[i] ^= 0x5A
     return bytes(out)
+
+
+# ---------------------------------------------------------------- hostile servers
+
+@contextlib.contextmanager
+def _raw_server(on_connect):
+    """A TCP server on 127.0.0.1 running ``on_connect(conn, stop_event)`` per connection; yields its URL."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.05)
+    stop = threading.Event()
+    conns: list = []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except (socket.timeout, OSError):
+                continue
+            conns.append(conn)
+            threading.Thread(target=on_connect, args=(conn, stop), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in conns:
+            conn.close()
+        srv.close()
+
+
+def silent_server():
+    """Accepts connections and reads the request, but never answers."""
+    def hold(conn, stop):
+        conn.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                if conn.recv(4096) == b"":
+                    return
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+    return _raw_server(hold)
+
+
+def trickle_server(interval: float = 0.05):
+    """Answers with an endless header, one byte every ``interval`` seconds (no read timeout ever fires)."""
+    def drip(conn, stop):
+        message = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10**6
+        try:
+            for byte in message:
+                if stop.is_set():
+                    return
+                conn.sendall(bytes([byte]))
+                time.sleep(interval)
+        except OSError:
+            return
+    return _raw_server(drip)
+
+
+def closed_port() -> str:
+    """The URL of a port on 127.0.0.1 where nothing listens (connections are refused at once)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
 
 
 # ---------------------------------------------------------------- tiny model files
@@ -343,11 +431,24 @@ _CLEARED = ("DWPOSE_CKPTS_DIR", "AUX_ANNOTATOR_CKPTS_PATH", "HF_HUB_OFFLINE", "T
             "HF_ENDPOINT", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME", *_PROXY_VARS)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _per_user_cache_in_tmp(tmp_path_factory):
+    """The hub's per-user cache (download records, remembered verdicts) lives in a session temp folder,
+    for every test and the processes they start, never in the real ~/.cache/dwpose."""
+    old = os.environ.get("DWPOSE_CACHE_DIR")
+    os.environ["DWPOSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("dwpose_user_cache"))
+    yield
+    if old is None:
+        os.environ.pop("DWPOSE_CACHE_DIR", None)
+    else:
+        os.environ["DWPOSE_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def hub_env(tmp_path, monkeypatch):
     """An isolated world: the extension lives in tmp (custom_nodes/comfyui-dwpose), caches are in tmp,
     no proxy, no host registered, nothing remembered from earlier tests."""
-    from dwpose_core.hub import locate, resolver, verify
+    from dwpose_core.hub import download, locate, onnx_file, resolver, verify
 
     for var in _CLEARED:
         monkeypatch.delenv(var, raising=False)
@@ -368,10 +469,17 @@ def hub_env(tmp_path, monkeypatch):
     if constants is not None:
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False, raising=False)
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True, raising=False)
+    monkeypatch.setenv("DWPOSE_CACHE_DIR", str(tmp_path / "user_cache"))
+    monkeypatch.setenv("DWPOSE_DOWNLOAD_TIMEOUT", "5")
     verify.clear_cache()
+    onnx_file.clear()
+    download.forget_unreachable()
     resolver._warned.clear()
-    yield SimpleNamespace(root=tmp_path, ext=ext, ckpts=ext / "ckpts", hf_cache=tmp_path / "hf_home" / "hub")
+    yield SimpleNamespace(root=tmp_path, ext=ext, ckpts=ext / "ckpts", hf_cache=tmp_path / "hf_home" / "hub",
+                          user_cache=tmp_path / "user_cache")
     verify.clear_cache()
+    onnx_file.clear()
+    download.forget_unreachable()
 
 
 @pytest.fixture

@@ -68,15 +68,15 @@ def test_crops_have_the_chosen_size_and_show_the_box():
     images = np.zeros((3, H, W, 3), np.uint8)
     box = expected_box(200, 150, 260, 230).astype(int)
     images[:, box[1]:box[3], box[0]:box[2]] = (10, 200, 30)  # exactly the box is green
-    tracks = face_crops(images, still_clip(3), size=128, smoothing=0)
+    tracks = face_crops(images, still_clip(3), size=128, smoothing=0).tracks
     crops = tracks[0].crops
     assert crops.shape == (3, 128, 128, 3) and crops.dtype == np.uint8
     assert np.all(crops == np.array([10, 200, 30], np.uint8))
 
 
 def test_default_size_is_512():
-    tracks = face_crops(np.zeros((1, H, W, 3), np.uint8), still_clip(1))
-    assert tracks[0].crops.shape == (1, 512, 512, 3)
+    result = face_crops(np.zeros((1, H, W, 3), np.uint8), still_clip(1))
+    assert result.crops.shape == (1, 512, 512, 3)
 
 
 def test_a_face_at_the_border_keeps_a_square_inside_the_image():
@@ -117,7 +117,7 @@ def test_frames_without_a_face_take_the_nearest_box():
 def test_a_track_without_any_face_gets_a_centred_box():
     clip = [FramePose(W, H, [face_person(0, 0, 1, 1, n=0)]) for _ in range(3)]
     images = np.full((3, H, W, 3), 7, np.uint8)
-    track = face_crops(images, clip, size=64)[0]
+    track = face_crops(images, clip, size=64).tracks[0]
     assert not track.found.any()
     side = min(W, H) // 2
     assert np.array_equal(track.boxes[0], [(W - side) / 2, (H - side) / 2, (W + side) / 2, (H + side) / 2])
@@ -125,7 +125,7 @@ def test_a_track_without_any_face_gets_a_centred_box():
 
 
 def test_empty_frames_never_raise():
-    track = face_crops(np.zeros((2, H, W, 3), np.uint8), [FramePose(W, H, []), FramePose(W, H, [])], size=32)[0]
+    track = face_crops(np.zeros((2, H, W, 3), np.uint8), [FramePose(W, H, []), FramePose(W, H, [])], size=32).tracks[0]
     assert track.crops.shape == (2, 32, 32, 3) and not track.found.any()
 
 
@@ -145,7 +145,7 @@ def test_each_track_gets_its_own_crops():
 def test_boxes_follow_the_images_when_the_canvas_is_another_size():
     clip = [FramePose(W // 2, H // 2, [face_person(100, 75, 130, 115)])]
     images = np.zeros((1, H, W, 3), np.uint8)
-    track = face_crops(images, clip, size=16, smoothing=0)[0]
+    track = face_crops(images, clip, size=16, smoothing=0).tracks[0]
     assert np.array_equal(track.boxes[0], expected_box(200, 150, 260, 230))
 
 
@@ -158,3 +158,31 @@ def test_crop_boxes_cuts_the_given_pixels():
     image = np.arange(H * W * 3, dtype=np.uint32).reshape(H, W, 3).astype(np.uint8)
     crops = crop_boxes([image], np.array([[10, 20, 42, 52]]), size=32)
     assert np.array_equal(crops[0], image[20:52, 10:42])
+
+
+def test_consecutive_batches_with_a_state_match_one_batch():
+    from dwpose_core.face_crops import FaceCropState
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for t in range(80):
+        dx, dy = 2 * t + rng.normal(0, 2), rng.normal(0, 2)
+        frames.append(FramePose(W, H, [face_person(100 + dx, 150 + dy, 160 + dx, 230 + dy)]))
+    frames[50] = FramePose(W, H, [])  # a lost face right after the cut
+    whole = face_boxes(frames)[0].boxes
+    state = FaceCropState()
+    parts = [face_boxes(frames[i:i + 40], state=state)[0].boxes for i in (0, 40)]
+    joined = np.concatenate(parts)
+    # Away from the cut's last frames (they cannot see the future) the batches agree with the whole.
+    assert np.abs(joined[40:] - whole[40:]).max() <= 1.0
+    assert np.abs(joined[:30] - whole[:30]).max() <= 1.0
+
+
+def test_a_batch_starting_without_a_face_keeps_the_last_box():
+    from dwpose_core.face_crops import FaceCropState
+
+    state = FaceCropState()
+    first = face_boxes(still_clip(5), state=state, smoothing=0)[0].boxes
+    later = face_boxes([FramePose(W, H, []) for _ in range(3)], state=state)[0]
+    assert not later.found.any()
+    assert np.array_equal(later.boxes[0], first[-1])

@@ -65,16 +65,48 @@ def test_download_force_fetches_again(served, capsys):
     assert len(served.gets()) == gets + 1
 
 
-def test_download_of_unknown_or_unsupported_names_fails(served, capsys):
-    code, _, err = run(capsys, "download", "yolox_l.onx", "yolo_nas_s_fp16.onnx")
-    assert code == 1 and "yolox_l.onnx" in err and "not supported" in err
+def test_unknown_or_unsupported_names_are_exit_2_before_anything_is_downloaded(served, capsys):
+    code, out, err = run(capsys, "download", "yolox_l.onnx", "yolox_l.onx", "yolo_nas_s_fp16.onnx")
+    assert code == 2 and "yolox_l.onnx" in err and "not supported" in err
+    assert err.count("error:") == 2 and out == ""
     assert served.count() == 0
 
 
-def test_download_offline_prints_where_to_put_the_file(served, capsys, monkeypatch):
+def test_download_offline_is_exit_2_and_prints_where_to_put_the_file(served, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code, _, err = run(capsys, "download", "yolox_l.onnx")
-    assert code == 1 and str(served.env.ckpts) in err and "resolve/main/yolox_l.onnx" in err
+    code, _, err = run(capsys, "download", "yolox_l.onnx", "dw-ll_ucoco_384.onnx")
+    assert code == 2 and str(served.env.ckpts) in err and "resolve/main/yolox_l.onnx" in err
+    assert err.count("error:") == 1 and "not tried either: dw-ll_ucoco_384.onnx" in err
+
+
+def test_some_downloads_failing_is_exit_1_and_names_the_failure(served, capsys):
+    # the server does not have dw-ll_ucoco.onnx; the detector still downloads
+    code, out, err = run(capsys, "download", "dw-ll_ucoco.onnx", "yolox_l.onnx")
+    assert code == 1
+    assert "dw-ll_ucoco.onnx" in err and "does not have it" in err and err.count("error:") == 1
+    assert f"ok    yolox_l.onnx -> {served.env.ckpts / 'yolox_l.onnx'}" in out
+
+
+def test_every_download_failing_is_exit_2(served, capsys):
+    code, _, err = run(capsys, "download", "dw-ll_ucoco.onnx")
+    assert code == 2 and err.startswith("error: Could not download")
+
+
+def test_a_bad_argument_is_one_line_and_exit_2(hub_env, capsys):
+    code, out, err = run(capsys, "download", "--bogus")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "--bogus" in err and "Traceback" not in err
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys, "verify", "no-such-model.onnx")[0] == 2
+
+
+def test_an_unexpected_error_is_one_line_without_debug(hub_env, capsys, monkeypatch):
+    from dwpose_core.hub import listing
+
+    monkeypatch.setattr(cli, "list_models", lambda kind=None: 1 / 0)
+    code, _, err = run(capsys, "list")
+    assert code == 2 and err.strip().count("\n") == 0 and "ZeroDivisionError" in err and "--debug" in err
+    assert listing.list_models  # the real one is untouched
 
 
 def test_verify_reports_good_modified_and_damaged_files(served, capsys):

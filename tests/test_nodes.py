@@ -144,7 +144,8 @@ def test_estimator_widget_order_is_append_only(env):
     assert widgets == [
         "detect_hand", "detect_body", "detect_face", "resolution", "bbox_detector", "pose_estimator",
         "scale_stick_for_xinsir_cn", "detect_feet", "backend", "detection_threshold", "person_selection",
-        "top_k", "tracking", "smoothing", "detect_every", "continue_clip"]
+        "top_k", "tracking", "smoothing", "detect_every", "continue_clip", "profile", "max_detections",
+        "det_size"]
 
 
 def test_models_folder_is_registered_after_extra_model_paths(env):
@@ -188,7 +189,7 @@ def test_model_lists_show_present_files_then_downloads(env):
 
 def test_estimator_recovers_oracle_keypoints_from_a_comfy_batch(nodes, env):
     out = run_estimator(nodes, comfy_batch(2))
-    images, pose_keypoint = out["result"]
+    images, pose_keypoint, _boxes = out["result"]
     assert len(pose_keypoint) == 2
     expected = expected_fixed_points(BOX_FRAME, POSE_HW)
     for frame in pose_keypoint:
@@ -205,14 +206,14 @@ def test_estimator_recovers_oracle_keypoints_from_a_comfy_batch(nodes, env):
 
 
 def test_estimator_resolution_zero_keeps_the_frame_size(nodes):
-    images, _ = run_estimator(nodes, comfy_batch(1), resolution=0)["result"]
+    images, _, _ = run_estimator(nodes, comfy_batch(1), resolution=0)["result"]
     assert tuple(images.shape) == (1, 240, 320, 3)
 
 
 def test_disabled_parts_are_absent_everywhere(nodes):
-    _, pose_keypoint = run_estimator(nodes, comfy_batch(1), detect_face="disable", detect_feet="disable")["result"]
+    _, pose_keypoint, _ = run_estimator(nodes, comfy_batch(1), detect_face="disable", detect_feet="disable")["result"]
     (person,) = pose_keypoint[0]["people"]
-    assert person["face_keypoints_2d"] is None
+    assert person["face_keypoints_2d"] == [0.0] * 210  # absent, never null (ComfyUI core's drawer)
     wb = wholebody(person)
     assert not wb[23:91].any() and not wb[17:23].any()
     assert wb[91:133, 2].max() > 0
@@ -257,35 +258,36 @@ def test_interrupt_stops_between_chunks(nodes, env, monkeypatch):
 def test_models_are_cached_and_only_what_changed_reloads(nodes, env):
     cache = _node_module(env, "model_cache")
     from dwpose_core import backends
+    from dwpose_core.estimator_pool import POOL
 
     cache.release_everything()  # no other node holds these models
     run_estimator(nodes, comfy_batch(1), unique_id="cache")
-    first = cache.CACHE.get("estimator:cache", cache.CACHE._slots["estimator:cache"][0])
+    first = POOL._held["estimator:cache"][1]
     run_estimator(nodes, comfy_batch(1), unique_id="cache")
-    assert cache.CACHE._slots["estimator:cache"][1] is first  # same widgets: same estimator
+    assert POOL._held["estimator:cache"][1] is first  # same widgets: same estimator
     old_detector = first.detector.model
     run_estimator(nodes, comfy_batch(1), unique_id="cache", bbox_detector="none")
-    second = cache.CACHE._slots["estimator:cache"][1]
+    second = POOL._held["estimator:cache"][1]
     assert second is not first and second.detector is None
     assert second.pose.model is first.pose.model  # the pose model did not reload
     assert all(m is not old_detector for m in backends._cache.values())  # the unused detector was freed
     run_estimator(nodes, comfy_batch(1), unique_id="other")  # another node using the detector...
-    shared = cache.CACHE._slots["estimator:other"][1].detector.model
+    shared = POOL._held["estimator:other"][1].detector.model
     run_estimator(nodes, comfy_batch(1), unique_id="cache", bbox_detector="oracle_det.onnx")
     run_estimator(nodes, comfy_batch(1), unique_id="cache", bbox_detector="none")
     assert any(m is shared for m in backends._cache.values())  # ...keeps it loaded
 
 
 def test_comfy_unload_releases_our_models(nodes, env):
-    cache = _node_module(env, "model_cache")
     from dwpose_core import backends
+    from dwpose_core.estimator_pool import POOL
 
     run_estimator(nodes, comfy_batch(1), unique_id="unload")
-    assert len(cache.CACHE) > 0 and backends._cache
+    assert len(POOL) > 0 and backends._cache
     env["mm"].unload_all_models()  # what ComfyUI's "Unload models" / "Free memory" calls
     assert ("unload_all_models",) in env["mm"].CALLS  # ComfyUI's own unload still ran
-    assert len(cache.CACHE) == 0 and not backends._cache
-    _, pose_keypoint = run_estimator(nodes, comfy_batch(1), unique_id="unload")["result"]  # reloads on demand
+    assert len(POOL) == 0 and not backends._cache
+    _, pose_keypoint, _ = run_estimator(nodes, comfy_batch(1), unique_id="unload")["result"]  # reloads on demand
     assert len(pose_keypoint[0]["people"]) == 1
 
 
@@ -293,7 +295,9 @@ def test_device_comes_from_comfy_and_gpu_memory_is_requested(nodes, env, monkeyp
     mm = env["mm"]
     monkeypatch.setattr(mm, "DEVICE", mm._Device("cuda:0"))
     run_estimator(nodes, comfy_batch(1), unique_id="gpu")
-    spec = _node_module(env, "model_cache").CACHE._slots["estimator:gpu"][0]
+    from dwpose_core.estimator_pool import POOL
+
+    spec = POOL.setup_of("estimator:gpu")
     assert spec.device == "cuda:0"
     sizes = sum(os.path.getsize(env["models"] / f) for f in ("oracle_det.onnx", "oracle_pose.onnx"))
     (call,) = [c for c in mm.CALLS if c[0] == "free_memory"]
@@ -328,7 +332,7 @@ def test_model_loader_feeds_estimators(nodes):
                                                        "fp32", "cpu", unique_id="L")
     assert model.spec.device == "cpu"
     # with a DWPOSE_MODEL connected, the estimator's own model widgets are ignored
-    _, pose_keypoint = run_estimator(nodes, comfy_batch(1), dwpose_model=model, bbox_detector="none",
+    _, pose_keypoint, _ = run_estimator(nodes, comfy_batch(1), dwpose_model=model, bbox_detector="none",
                                      pose_estimator="not-a-model.onnx")["result"]
     assert pose_keypoint[0]["people"][0]["box_2d"][:4] == pytest.approx(BOX_FRAME, abs=1e-3)
 
@@ -340,13 +344,13 @@ def test_missing_model_error_says_what_to_do(nodes):
 
 
 def test_video_options_reach_the_core(nodes):
-    _, tracked = run_estimator(nodes, comfy_batch(4), tracking=True, detect_every=2)["result"]
+    _, tracked, _ = run_estimator(nodes, comfy_batch(4), tracking=True, detect_every=2)["result"]
     assert len({p["track_id"] for f in tracked for p in f["people"]}) == 1  # one person, one identity
     boxes = [f["people"][0]["box_2d"][:4] for f in tracked]
     # the detector ran on frames 0 and 2 only; frames 1 and 3 got boxes from the previous keypoints
     assert boxes[0] == pytest.approx(BOX_FRAME, abs=1e-3) and boxes[2] == pytest.approx(BOX_FRAME, abs=1e-3)
     assert boxes[1] != pytest.approx(BOX_FRAME, abs=1e-3) and boxes[3] != pytest.approx(BOX_FRAME, abs=1e-3)
-    _, smoothed = run_estimator(nodes, comfy_batch(4), smoothing=1.0)["result"]
+    _, smoothed, _ = run_estimator(nodes, comfy_batch(4), smoothing=1.0)["result"]
     expected = expected_fixed_points(BOX_FRAME, POSE_HW)
     for frame in smoothed:  # a still person stays where it is
         np.testing.assert_allclose(wholebody(frame["people"][0])[3:, :2], expected, atol=1e-3)

@@ -330,3 +330,90 @@ def test_round_trip_through_pose_keypoint():
     out = retarget(from_pose_keypoint(to_pose_keypoint(clip(5))), from_pose_keypoint(to_pose_keypoint(reference_frame())))
     kp = out[0].people[0].keypoints.astype(float)
     assert np.linalg.norm(kp[9] - kp[7]) == pytest.approx(REFERENCE["forearm"], abs=1.0)
+
+
+def test_disabled_parts_stay_disabled():
+    drive = clip(3)
+    for frame in drive:
+        frame.people[0].parts = ("body", "feet")
+    out = retarget(drive, reference_frame())
+    assert all(f.people[0].parts == ("body", "feet") for f in out)
+    person = to_pose_keypoint(out)[0]["people"][0]
+    assert not any(person["hand_left_keypoints_2d"]) and any(person["pose_keypoints_2d"])
+
+
+# --------------------------------------------------------------------------------- command line
+
+def _write(path, frames):
+    from dwpose_core.formats import save_json
+
+    save_json(path, to_pose_keypoint(frames))
+    return path
+
+
+def test_cli_retargets_a_json_to_a_json_reference(tmp_path):
+    import json
+
+    from dwpose_core.retarget_cli import main
+
+    pose = _write(tmp_path / "dance.json", clip(6))
+    ref = _write(tmp_path / "ref.json", [reference_frame()])
+    assert main([str(pose), "--reference", str(ref), "--out", str(tmp_path / "out.json")]) == 0
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert len(data) == 6 and (data[0]["canvas_width"], data[0]["canvas_height"]) == (720, 1280)
+    kp = np.array(data[2]["people"][0]["wholebody_keypoints_2d"]).reshape(133, 3)[:, :2]
+    assert np.linalg.norm(kp[13] - kp[11]) == pytest.approx(REFERENCE["thigh"], abs=1.0)
+    # a folder as --out: <stem>_retargeted.json
+    assert main([str(pose), "--reference", str(ref), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "dance_retargeted.json").is_file()
+
+
+def test_cli_with_a_picture_runs_the_estimator(tmp_path):
+    from dwpose_core.images import write_image
+    from dwpose_core.pipeline import WholeBodyEstimator
+    from dwpose_core.retarget_cli import main
+    from oracles import make_detector, make_pose
+
+    box = (40.0, 20.0, 200.0, 230.0)
+    det = make_detector(tmp_path / "det.onnx", [tuple(np.array(box) * 2.0) + (0.9,)])
+    pose_model = make_pose(tmp_path / "pose.onnx")
+    picture = tmp_path / "ref.png"
+    write_image(picture, np.zeros((240, 320, 3), np.uint8))
+    pose = _write(tmp_path / "dance.json", clip(4))
+    models = ["--det", str(det), "--pose", str(pose_model), "--backend", "onnxruntime"]
+    assert main([str(pose), "--reference", str(picture), "--out", str(tmp_path / "o.json"), *models]) == 0
+    got = from_pose_keypoint((tmp_path / "o.json").read_text())
+    estimator = WholeBodyEstimator(str(det), str(pose_model), backend="onnxruntime")
+    reference = estimator([np.zeros((240, 320, 3), np.uint8)])[0]
+    want = retarget(clip(4), reference)
+    assert (got[0].width, got[0].height) == (320, 240)
+    np.testing.assert_allclose(got[3].people[0].keypoints, want[3].people[0].keypoints, atol=1e-3)
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--reference", "missing.json"], 2, "does not exist"),
+    (["--reference", "REF", "--quantile", "0"], 2, "--quantile"),
+    (["--reference", "REF", "--bogus"], 2, "unrecognized"),
+    (["--reference", "EMPTY"], 2, "no person"),
+])
+def test_cli_errors_are_one_line_with_exit_codes(tmp_path, capsys, args, code, message):
+    from dwpose_core.retarget_cli import main
+
+    pose = _write(tmp_path / "dance.json", clip(2))
+    ref = _write(tmp_path / "ref.json", [reference_frame()])
+    empty = _write(tmp_path / "empty.json", [FramePose(100, 100)])
+    args = [str(ref) if a == "REF" else str(empty) if a == "EMPTY" else a for a in args]
+    assert main([str(pose), *args, "--out", str(tmp_path / "o.json")]) == code
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_unreadable_pose_file_is_exit_1(tmp_path, capsys):
+    from dwpose_core.retarget_cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    ref = _write(tmp_path / "ref.json", [reference_frame()])
+    assert main([str(bad), "--reference", str(ref), "--out", str(tmp_path / "o.json")]) == 1
+    assert "bad.json" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()

@@ -289,3 +289,35 @@ def test_detector_letterboxes_on_the_device_when_the_model_is_on_an_accelerator(
         assert len(boxes_b) > 0
         # ratios are the same, so the best box lands in the same place within a pixel or two
         assert np.abs(boxes_a[0] - boxes_b[0]).max() < 0.02 * max(frame.shape)
+
+
+# ----------------------------------------------------------------------------- no silent CPU
+
+@pytest.mark.parametrize("option,named,fix", [("--device", "--device cuda", "--device cpu"),
+                                               ("device", "device 'cuda'", "set device to 'cpu'")])
+def test_asking_for_an_accelerator_torch_cannot_see_is_an_error_not_a_cpu_run(models_dir, monkeypatch, option,
+                                                                              named, fix):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("dwpose_core.backends.ort_backend.available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(BackendError) as err:
+        backends.load_model(models_dir.get("dw-tt_ucoco"), backend="auto", device="cuda", option_name=option)
+    message = str(err.value)
+    assert message.startswith(f"{named}: torch {torch.__version__} cannot see a CUDA device")
+    assert fix in message and "\n" not in message
+
+
+def test_explicit_torch_backend_on_an_invisible_device_names_the_setting(models_dir, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BackendError, match=r"^--device cuda:0: torch cannot see the device 'cuda:0'.*--device cpu"):
+        backends.load_model(models_dir.get("dw-tt_ucoco"), backend="torch", device="cuda:0", option_name="--device")
+
+
+def test_accelerator_torch_sees_but_cannot_run_falls_to_ort_only_on_that_gpu(monkeypatch, tmp_path):
+    from oracles import make_pose
+
+    from dwpose_core.backends import choice
+
+    monkeypatch.setattr(torch_backend, "accelerator_available", lambda device=None: True)
+    monkeypatch.setattr("dwpose_core.backends.ort_backend.available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(BackendError, match="does not implement"):
+        choice.plan_backend(make_pose(tmp_path / "oracle.onnx"), "cuda")

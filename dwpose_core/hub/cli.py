@@ -142,8 +142,7 @@ def _download(args) -> int:
 
 
 def _hub_unusable(exc: Exception) -> bool:
-    text = str(exc)
-    return (isinstance(exc, DownloadError) and "cannot be reached" in text) or "HF_HUB_OFFLINE is set" in text
+    return getattr(exc, "unreachable", False) or (not isinstance(exc, DownloadError) and dl.is_offline())
 
 
 def _download_into(spec, folder: Path, force: bool) -> Path:

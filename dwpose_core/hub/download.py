@@ -11,7 +11,7 @@ the provenance record goes to the per-user cache.
 Deadlines are http_client's (``DWPOSE_DOWNLOAD_TIMEOUT``, default 30 s): a hub that cannot be
 reached fails in seconds, one that never answers within the timeout, and then - in this process -
 every later download from the same endpoint fails at once with the same message, for
-``UNREACHABLE_MEMORY_S`` seconds, so a run asking for two models waits once.
+``UNREACHABLE_MEMORY_S`` (30) seconds, so a run asking for two models waits once.
 
 Settings are read at call time: HF_ENDPOINT (mirrors), HF_HUB_OFFLINE, HF_TOKEN (or the token
 ``huggingface-cli login`` saved).
@@ -37,7 +37,7 @@ from .verify import forget_verdicts, verify_file
 log = logging.getLogger("dwpose.hub")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-UNREACHABLE_MEMORY_S = 60.0
+UNREACHABLE_MEMORY_S = 30.0
 CHUNK = 1 << 20
 MAX_RESUMES = 2
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -136,11 +136,11 @@ def _unlink(path: Path) -> None:
         pass
 
 
-def _fail(spec: ModelSpec, why: str) -> DownloadError:
+def _fail(spec: ModelSpec, why: str, *, unreachable: bool = False) -> DownloadError:
     url = file_url(spec)
     return DownloadError(f"Could not download {describe(spec)} from {url}: {why}. Nothing partial was kept.\n"
                          f"{placement_help(spec.filename, url)}",
-                         filename=spec.filename, searched=searched_folders(), url=url)
+                         filename=spec.filename, searched=searched_folders(), url=url, unreachable=unreachable)
 
 
 def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]]:
@@ -150,7 +150,7 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
     base = endpoint()
     seen = _unreachable.get(base)
     if seen is not None and time.monotonic() - seen[0] < UNREACHABLE_MEMORY_S:
-        raise _fail(spec, seen[1])
+        raise _fail(spec, seen[1], unreachable=True)
     auth = f"Bearer {token()}" if token() else None
     headers = {"User-Agent": "dwpose-hub/1", "Accept-Encoding": "identity"}
     try:
@@ -162,7 +162,7 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
                f"the attempt, or raise {http_client.ENV_TIMEOUT} (now {http_client.timeout_setting():g} s) on a "
                "slow link")
         _unreachable[base] = (time.monotonic(), why)
-        raise _fail(spec, why) from None
+        raise _fail(spec, why, unreachable=True) from None
     except http_client.HttpFailure as exc:
         raise _fail(spec, str(exc)) from None
     server_sha = _linked_sha(response.first_headers) or _linked_sha(response.headers)
@@ -211,7 +211,7 @@ def _stream(spec, response, out, digest, headers, auth, base, announced) -> int:
             return written
         except http_client.TimedOut as exc:
             response.close()
-            raise _fail(spec, str(exc)) from None
+            raise _fail(spec, str(exc), unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
             response.close()
             if resumes >= MAX_RESUMES or (announced is not None and written >= announced):

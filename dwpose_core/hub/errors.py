@@ -41,7 +41,14 @@ class CorruptModelError(ModelNotFoundError):
 
 
 class DownloadError(ModelNotFoundError):
-    """A download was refused or interrupted; nothing partial was kept."""
+    """A download was refused or interrupted; nothing partial was kept.
+
+    ``unreachable``: the hub could not be reached or did not answer in time (other downloads from
+    it would fail the same way)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.unreachable = unreachable
 
 
 class UnsupportedModelError(HubError, ValueError):

@@ -1,0 +1,228 @@
+"""The pose editor in a real headless Chromium: the node's real UI output is loaded through the
+extension's hooks (a stand-in ComfyUI app), points are dragged with synthetic mouse events,
+key-frame edits are interpolated and carried over a range, and the edits that come back are
+checked numerically — and against dwpose_core.edits applying the same document.
+
+Skips unless Chromium and the `websockets` package are installed (see editor_cdp.py)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from editor_cdp import Browser, HarnessServer, missing_requirements
+
+REASON = missing_requirements()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=f"browser test skipped: {REASON}")
+
+ROOT = Path(__file__).resolve().parents[2]
+W, H = 480, 360
+ELBOW, KNEE = 7, 13
+STEP = 4.0  # track 5 walks 4 px right per frame
+
+
+def _loader():
+    spec = importlib.util.spec_from_file_location("comfy_stub_loader", ROOT / "tests" / "comfy_stubs" / "loader.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    loader = _loader()
+    pack, _ = loader.pack_for_tests(tmp_path_factory.mktemp("comfy"))
+    if not loader.use_stubs():
+        pytest.skip("ComfyUI itself is importable; these tests drive the stand-ins")
+    return pack
+
+
+def standing(cx, cy, height, track_id):
+    from dwpose_core.edit_tables import default_pose
+    from dwpose_core.types import Person
+
+    kp = np.asarray(default_pose(), np.float64) * height + [cx, cy]
+    return Person(kp, np.full(133, 0.9), [cx - height / 4, cy - height / 2, cx + height / 4, cy + height / 2],
+                  0.9, track_id)
+
+
+def a_clip(n):
+    from dwpose_core.formats import to_pose_keypoint
+    from dwpose_core.types import FramePose
+
+    return to_pose_keypoint([FramePose(W, H, [standing(150 + STEP * f, 180, 280, 5), standing(340, 190, 240, 8)])
+                             for f in range(n)])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser()
+    yield b
+    b.close()
+
+
+def open_editor(browser, pack, pk, image=None):
+    import folder_paths
+
+    ui = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]().edit(pk, edits="", image=image, unique_id="3")["ui"]
+    server = HarnessServer(Path(folder_paths.get_temp_directory()))
+    browser.events.clear()
+    browser.navigate(server.url + "/harness.html")
+    browser.wait_for("window.harness && window.harness.ready")
+    browser.evaluate(f"harness.node.onExecuted({json.dumps(ui)}); harness.button('Open pose editor').callback(); 1")
+    browser.wait_for("globalThis.__dwposeEditor && __dwposeEditor.canvas.width > 1")
+    browser.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return server
+
+
+def screen_of(browser, pid, j):
+    return browser.evaluate(f"""(() => {{
+        const e = __dwposeEditor, r = e.canvas.getBoundingClientRect(), p = e.clip.person({pid!r}, e.frame);
+        const [x, y] = e.view.toScreen(p.kp[{2 * j}], p.kp[{2 * j + 1}]);
+        return [Math.round(r.left + x), Math.round(r.top + y), e.view.scale, x - Math.round(x), y - Math.round(y)];
+    }})()""")
+
+
+def js_view(browser):
+    """Every frame as the editor shows it: [[id, [x, y] x133, [score] x133], ...] per frame."""
+    return browser.evaluate("""(() => {
+        const c = __dwposeEditor.clip;
+        return c.frames.map((_, f) => c.view(f).map((p) => [p.id, Array.from(p.kp), Array.from(p.sc)]));
+    })()""")
+
+
+def assert_same_as_python(view, pk, edits):
+    from dwpose_core.edits import apply_edits, person_key
+    from dwpose_core.formats import from_pose_keypoint
+
+    frames = apply_edits(from_pose_keypoint(pk), edits)
+    assert len(view) == len(frames)
+    for f, (shown, frame) in enumerate(zip(view, frames)):
+        ids = [person_key(p, i) if p.track_id is None or p.track_id < 1000 else None for i, p in enumerate(frame.people)]
+        assert [p[0] for p in shown][: len(ids)] == [i if not i.startswith("i") else i for i in ids] or \
+            len(shown) == len(frame.people), f"frame {f}: people differ"
+        for (pid, kp, sc), person in zip(shown, frame.people):
+            sc = np.asarray(sc)
+            present = sc >= 0.3
+            assert (present == (person.scores >= 0.3)).all(), f"frame {f} {pid}: presence differs"
+            np.testing.assert_allclose(np.asarray(kp).reshape(133, 2)[present], person.keypoints[present],
+                                       atol=0.02, err_msg=f"frame {f} {pid}")
+
+
+def test_drag_interpolate_apply_to_range_and_read_back(browser, pack):
+    pk = a_clip(11)
+    server = open_editor(browser, pack, pk)
+    try:
+        base = np.asarray(pk[0]["people"][0]["wholebody_keypoints_2d"]).reshape(133, 3)[:, :2]
+        # frame 0: drag track 5's left elbow by (+40, +24) screen px
+        x, y, scale, fx, fy = screen_of(browser, "t5", ELBOW)
+        browser.drag((x, y), (x + 40, y + 24))
+        doc = json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))
+        d0 = np.asarray(doc["keys"]["0"]["t5"]["pts"][str(ELBOW)]["d"])
+        np.testing.assert_allclose(d0, np.array([40, 24]) / scale, atol=1e-6)
+        # last frame: drag it by (-30, +12)
+        browser.key("End")
+        assert browser.evaluate("__dwposeEditor.frame") == 10
+        x, y, scale, _, _ = screen_of(browser, "t5", ELBOW)
+        browser.drag((x, y), (x - 30, y + 12))
+        doc = json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))
+        d10 = np.asarray(doc["keys"]["10"]["t5"]["pts"][str(ELBOW)]["d"])
+        np.testing.assert_allclose(d10, np.array([-30, 12]) / scale, atol=1e-6)
+        assert sorted(map(int, doc["keys"])) == [0, 10]
+        # every frame between: the detected point (walking 4 px a frame) plus the interpolated change
+        view = js_view(browser)
+        for f in range(11):
+            t5 = next(p for p in view[f] if p[0] == "t5")
+            expected = base[ELBOW] + [STEP * f, 0] + (1 - f / 10) * d0 + (f / 10) * d10
+            np.testing.assert_allclose(t5[1][2 * ELBOW: 2 * ELBOW + 2], expected, atol=0.01)
+        assert_same_as_python(view, pk, doc)
+
+        # frame 4 (interpolated) carried over frames 3..6 with the range inputs and the R key
+        browser.key("Home")
+        for _ in range(4):
+            browser.key("ArrowRight")
+        assert browser.evaluate("__dwposeEditor.frame") == 4
+        d4 = 0.6 * d0 + 0.4 * d10
+        browser.evaluate("""(() => { const t = __dwposeEditor.timeline; t.from.value = '3'; t.to.value = '6';
+                                     t.from.dispatchEvent(new Event('input')); return 1; })()""")
+        browser.key("r")
+        doc = json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))
+        assert sorted(map(int, doc["keys"])) == [0, 3, 6, 10]
+        view = js_view(browser)
+        for f in range(11):
+            t5 = next(p for p in view[f] if p[0] == "t5")
+            change = np.asarray(t5[1][2 * ELBOW: 2 * ELBOW + 2]) - base[ELBOW] - [STEP * f, 0]
+            expected = {0: d0, 1: d0 + (d4 - d0) / 3, 2: d0 + 2 * (d4 - d0) / 3, 7: d4 + (d10 - d4) / 4,
+                        8: d4 + 2 * (d10 - d4) / 4, 9: d4 + 3 * (d10 - d4) / 4, 10: d10}.get(f, d4)
+            np.testing.assert_allclose(change, expected, atol=0.01, err_msg=f"frame {f}")
+
+        # frame 4: mirror track 8 (click selects it), mark track 5's knee missing, add a person
+        x, y, *_ = screen_of(browser, "t8", 0)
+        browser.click(x, y)
+        browser.key("M", shift=True)
+        x, y, *_ = screen_of(browser, "t5", KNEE)
+        browser.click(x, y)
+        browser.key("h")
+        knee = f"__dwposeEditor.clip.person('t5', 4).sc[{KNEE}]"
+        assert browser.evaluate(knee) == 0
+        browser.key("z", ctrl=True)
+        assert browser.evaluate(knee) == pytest.approx(0.9)
+        browser.key("y", ctrl=True)
+        assert browser.evaluate(knee) == 0
+        browser.key("a")
+        rect = browser.evaluate("(() => { const r = __dwposeEditor.canvas.getBoundingClientRect(); "
+                                "const [x, y] = __dwposeEditor.view.toScreen(400, 200); return [r.left + x, r.top + y]; })()")
+        browser.click(round(rect[0]), round(rect[1]))
+        doc = json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))
+        assert doc["keys"]["4"]["t8"]["lr"] == 2 and doc["keys"]["4"]["t5"]["pts"][str(KNEE)] == {"off": 1}
+        added = np.asarray(doc["added"]["a1"]["base"])
+        assert added.mean(axis=0) == pytest.approx([400, 200], abs=40)  # placed where clicked
+        assert [len(v) for v in js_view(browser)] == [2, 2, 2, 2, 3, 2, 2, 2, 2, 2, 2]
+        view = js_view(browser)
+        assert_same_as_python(view, pk, doc)
+
+        # Enter closes the dialog and writes the edits into the widget; the node re-applies them
+        browser.key("Enter")
+        assert browser.evaluate("globalThis.__dwposeEditor") is None
+        text = browser.evaluate("harness.node.widgets[0].value")
+        assert json.loads(text) == doc and browser.evaluate("harness.node.changes") == 1
+        out = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]().edit(pk, edits=text, unique_id="3")["result"][0]
+        for f in range(11):
+            shown = view[f]
+            assert len(out[f]["people"]) == len(shown)
+            for person, (pid, kp, sc) in zip(out[f]["people"], shown):
+                wb = np.asarray(person["wholebody_keypoints_2d"]).reshape(133, 3)
+                present = np.asarray(sc) >= 0.3
+                np.testing.assert_allclose(wb[present, :2], np.asarray(kp).reshape(133, 2)[present], atol=0.02)
+        assert browser.console_errors() == []
+        assert all(status == 200 for _, status in server.requests), server.requests
+    finally:
+        server.close()
+
+
+def test_a_300_frame_clip_stays_responsive_without_per_frame_dom_nodes(browser, pack):
+    import torch
+
+    pk = a_clip(300)
+    server = open_editor(browser, pack, pk, image=torch.rand((300, 90, 120, 3)))
+    try:
+        nodes = browser.evaluate("__dwposeEditor.root.querySelectorAll('*').length")
+        assert nodes < 200
+        ms = browser.evaluate("""(() => { const e = __dwposeEditor, t0 = performance.now();
+            for (let f = 0; f < 300; f++) { e.setFrame(f); e.paint(); }
+            return performance.now() - t0; })()""")
+        assert ms < 6000, f"stepping through 300 frames took {ms:.0f} ms"
+        x, y, *_ = screen_of(browser, "t5", ELBOW)
+        t0 = time.time()
+        browser.drag((x, y), (x + 20, y))
+        assert time.time() - t0 < 5
+        assert browser.evaluate("Object.keys(__dwposeEditor.clip.doc.keys)") == ["299"]
+        browser.wait_for("__dwposeEditor.backdrop(299) !== null")  # the frame's backdrop was loaded
+        assert browser.console_errors() == []
+        browser.key("Escape")
+    finally:
+        server.close()
