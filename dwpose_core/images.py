@@ -7,20 +7,75 @@ The rule for what enters the core (every stage after this sees uint8 RGB, H x W 
 - float (any float dtype): taken as 0..1, clipped, scaled to 0..255 and rounded;
 - other integer types: clipped to 0..255;
 - empty or zero-sized images: ValueError saying what was received.
+
+torch tensors follow ComfyUI's IMAGE layout, channels last: one image is (H, W, C) or
+(H, W), a batch is (N, H, W, C), with C in 1, 3, 4 (float 0..1, or uint8). They are moved
+to the CPU (float16/bfloat16 read as float32). Channels-first tensors ((C, H, W), (N, C, H, W))
+are refused with a message saying how to permute them, never read as another layout; so is a
+batch handed over where one image is expected. A shape whose last axis is 1, 3 or 4 is
+channels last. torch is never imported here.
+
+Files: :func:`read_image` reads the pixel size from the PNG, JPEG, WebP, BMP or TIFF header
+first and refuses an image over ``max_pixels`` (default 100 megapixels; the environment
+variable ``DWPOSE_MAX_PIXELS`` overrides it; 0 turns the check off) before anything is
+decoded. Files whose header gives no size are left to OpenCV's own limit
+(``OPENCV_IO_MAX_IMAGE_PIXELS``, 2^30 by default) and checked after decoding.
 """
 from __future__ import annotations
 
+import os
+import struct
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
+DEFAULT_MAX_PIXELS = 100_000_000
+CHANNELS = (1, 3, 4)
+
+
+class ImageTooLargeError(ValueError):
+    """The image declares more pixels than the limit; nothing was decoded."""
+
+
+# ----------------------------------------------------------------------------- arrays and tensors
+
+def _is_tensor(obj) -> bool:
+    return type(obj).__module__.split(".")[0] == "torch" and hasattr(obj, "detach")
+
+
+def _tensor_to_numpy(tensor) -> np.ndarray:
+    t = tensor.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.is_floating_point() and t.dtype.itemsize < 4:  # float16/bfloat16: numpy has no bfloat16
+        t = t.float()
+    return t.numpy()
+
+
+def _channels_first_error(shape, batch: bool) -> ValueError:
+    order = "(N, C, H, W)" if batch else "(C, H, W)"
+    fix = "tensor.permute(0, 2, 3, 1)" if batch else "tensor.permute(1, 2, 0)"
+    return ValueError(f"Got a channels-first torch tensor {tuple(shape)} {order}; images are channels last "
+                      f"(ComfyUI IMAGE layout (N, H, W, C) or one (H, W, C)). Pass {fix}.")
+
+
+def _looks_channels_first(shape) -> bool:
+    return len(shape) >= 3 and shape[-1] not in CHANNELS and shape[-3] in CHANNELS
 
 
 def to_rgb_uint8(image) -> np.ndarray:
     """Return ``image`` as a contiguous uint8 RGB H x W x 3 array (see the module rule)."""
+    if _is_tensor(image):
+        shape = tuple(image.shape)
+        if len(shape) == 3 and _looks_channels_first(shape):
+            raise _channels_first_error(shape, batch=False)
+        if len(shape) == 4:
+            raise ValueError(f"Got a batch tensor {shape} where one image is expected; pass its frames one by one "
+                             "(or the whole batch where frames are expected).")
+        image = _tensor_to_numpy(image)
     arr = np.asarray(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -40,6 +95,33 @@ def to_rgb_uint8(image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def to_frame_list(frames) -> list[np.ndarray]:
+    """Frames in any accepted form -> list of uint8 RGB H x W x 3 arrays.
+
+    Accepted: one image (array or tensor, H x W [x C]); a batch (N, H, W, C) array or tensor;
+    a list/tuple of images. A 3-D array or tensor is one image (channels last), never a batch of
+    grayscale frames; channels-first tensors are refused (see the module rule)."""
+    if _is_tensor(frames):
+        shape = tuple(frames.shape)
+        if len(shape) == 4:
+            if _looks_channels_first(shape):
+                raise _channels_first_error(shape, batch=True)
+            if shape[-1] not in CHANNELS:
+                raise ValueError(f"Expected a batch tensor (N, H, W, C) with C in 1, 3, 4; got {shape}.")
+            arr = _tensor_to_numpy(frames)
+            return [to_rgb_uint8(f) for f in arr]
+        if len(shape) in (2, 3):
+            return [to_rgb_uint8(frames)]
+        raise ValueError(f"Expected frames as (N, H, W, C) or one image; got a tensor of shape {shape}.")
+    if isinstance(frames, np.ndarray):
+        if frames.ndim == 4:
+            return [to_rgb_uint8(f) for f in frames]
+        if frames.ndim in (2, 3):
+            return [to_rgb_uint8(frames)]
+        raise ValueError(f"Expected frames as (N, H, W, C) or one image; got an array of shape {frames.shape}.")
+    return [to_rgb_uint8(f) for f in frames]
+
+
 def _to_uint8_values(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
@@ -55,14 +137,53 @@ def _to_uint8_values(arr: np.ndarray) -> np.ndarray:
     raise ValueError(f"Unsupported image dtype {arr.dtype}; use uint8, uint16 or float in 0..1.")
 
 
-def read_image(path: Union[str, Path]) -> np.ndarray:
-    """Read an image file as uint8 RGB (non-ASCII paths work; 16-bit and alpha follow the rule)."""
+# ----------------------------------------------------------------------------- files
+
+def max_pixels_limit(max_pixels: Optional[int] = None) -> int:
+    """The pixel limit in force: the argument, else ``DWPOSE_MAX_PIXELS``, else 100 megapixels (0 = none)."""
+    if max_pixels is None:
+        text = os.environ.get("DWPOSE_MAX_PIXELS", "").strip()
+        if not text:
+            return DEFAULT_MAX_PIXELS
+        try:
+            max_pixels = int(float(text))
+        except ValueError:
+            raise ValueError(f"DWPOSE_MAX_PIXELS must be a number of pixels (0 = no limit), not {text!r}.") from None
+    if max_pixels < 0:
+        raise ValueError(f"The pixel limit must be >= 0 (0 = no limit), got {max_pixels}.")
+    return int(max_pixels)
+
+
+def header_size(data: bytes) -> Optional[tuple[int, int]]:
+    """(width, height) declared by a PNG, JPEG, WebP, BMP or TIFF header; None when not found."""
+    from .image_headers import read_size
+
+    return read_size(bytes(data[:1 << 20]) if len(data) > 1 << 20 and data[:2] != b"\xff\xd8" else bytes(data))
+
+
+def check_pixel_limit(size: Optional[tuple[int, int]], name, max_pixels: Optional[int] = None) -> None:
+    limit = max_pixels_limit(max_pixels)
+    if size is None or not limit:
+        return
+    w, h = size
+    if w * h > limit:
+        raise ImageTooLargeError(
+            f"{name} is {w}x{h} = {w * h / 1e6:.1f} megapixels, over the limit of {limit / 1e6:g} megapixels; "
+            "resize it, or raise the limit (max_pixels / DWPOSE_MAX_PIXELS, 0 = no limit).")
+
+
+def read_image(path: Union[str, Path], max_pixels: Optional[int] = None) -> np.ndarray:
+    """Read an image file as uint8 RGB (non-ASCII paths work; 16-bit and alpha follow the rule).
+
+    Images over the pixel limit (see the module) are refused from their header, before decoding."""
     import cv2
 
     data = np.fromfile(str(path), dtype=np.uint8)
+    check_pixel_limit(header_size(data.tobytes()[:1 << 22]) if data.size else None, path, max_pixels)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise ValueError(f"Could not read {path} as an image (unsupported or corrupt file).")
+    check_pixel_limit((image.shape[1], image.shape[0]), path, max_pixels)
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         image = cv2.cvtColor(image, code)
