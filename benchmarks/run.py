@@ -72,9 +72,14 @@ def _sync(device: str) -> None:
         getattr(torch, device.split(":")[0]).synchronize()
 
 
-def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Path, dynamic: bool) -> list[dict]:
+def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Path, dynamic: bool,
+            det_size: int = 640, pose_batch: str = "file") -> list[dict]:
     """Runs inside the child process for one backend."""
+    started = time.perf_counter()
+    from dwpose_core.backends import acquire_model, load_detector
+    from dwpose_core.detection import PersonDetector
     from dwpose_core.pipeline import WholeBodyEstimator
+    from dwpose_core.pose import WholeBodyPoseModel
 
     if backend == "ort-cpu":
         kwargs = dict(backend="onnxruntime", providers="cpu")
@@ -84,6 +89,14 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
         kwargs = dict(backend="torch", device=device, precision="fp32" if device == "cpu" else PRECISION)
     paths = ensure_models(models_dir, dynamic)
     est = WholeBodyEstimator(detector=paths["detector"], pose=paths["pose"], download=False, **kwargs)
+    handles = []
+    if det_size != 640:  # the detector at another input size (ONNX Runtime: a graph written once at that size)
+        handles.append(load_detector(paths["detector"], det_size=det_size, **kwargs))
+        est.detector = PersonDetector(handles[-1], channel_order=est.detector.channel_order, det_size=det_size)
+    if pose_batch == "any":  # batch-1 pose files through their dynamic-batch graph
+        handles.append(acquire_model(paths["pose"], batch="any", **kwargs))
+        est.pose = WholeBodyPoseModel(handles[-1])
+    load_ms = (time.perf_counter() - started) * 1000
     gpu = device != "cpu"
     if gpu:
         import torch
@@ -105,7 +118,7 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
                 est.detector(frames)
             _sync(device)
             t1 = time.perf_counter()
-            est.pose(frames, frame_index, all_boxes, max_crops_per_call=max(64, len(all_boxes)))
+            est.pose(frames, frame_index, all_boxes)
             _sync(device)
             t2 = time.perf_counter()
             if rep:
@@ -113,6 +126,7 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
                 pose_times.append((t2 - t1) * 1000)
         det, pose = float(np.median(det_times)), float(np.median(pose_times))
         rows.append({"backend": f"{backend} ({est.info['pose'].precision})", "workload": workload,
+                     "det_size": det_size, "load_ms": load_ms,
                      "frames": n_frames, "crops": len(all_boxes), "detect_ms": det if workload != "crowd" else None,
                      "pose_ms": pose, "total_ms": det + pose, "fps": n_frames / ((det + pose) / 1000)})
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -123,6 +137,8 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
         peak_dev = torch.cuda.max_memory_allocated() / 2**20
     for row in rows:
         row["peak_rss_mb"], row["peak_device_mb"] = peak_rss, peak_dev
+    for handle in handles:
+        handle.release()
     est.release()
     return rows
 
@@ -178,11 +194,13 @@ def machine() -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| backend | workload | frames | crops | detect ms | pose ms | total ms | frames/s | peak RSS MB | peak GPU MB |"
-    lines = [head, "|" + "---|" * 10]
+    head = ("| backend | workload | det size | frames | crops | load ms | detect ms | pose ms | total ms | frames/s "
+            "| peak RSS MB | peak GPU MB |")
+    lines = [head, "|" + "---|" * 12]
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for r in rows:
-        lines.append(f"| {r['backend']} | {r['workload']} | {r['frames']} | {r['crops']} | {fmt(r['detect_ms'], '.1f')} "
+        lines.append(f"| {r['backend']} | {r['workload']} | {r.get('det_size', 640)} | {r['frames']} | {r['crops']} "
+                     f"| {fmt(r.get('load_ms'), '.0f')} | {fmt(r['detect_ms'], '.1f')} "
                      f"| {r['pose_ms']:.1f} | {r['total_ms']:.1f} | {r['fps']:.2f} | {r['peak_rss_mb']:.0f} "
                      f"| {fmt(r['peak_device_mb'], '.0f')} |")
     return "\n".join(lines)
@@ -201,11 +219,15 @@ def main(argv=None) -> int:
     parser.add_argument("--models-dir", type=Path, default=ROOT / "benchmarks" / "models")
     parser.add_argument("--dynamic", action="store_true", help="use the dynamic-batch ONNX variants")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--det-size", type=int, default=640, help="detector input size (multiple of 32, 320-1280)")
+    parser.add_argument("--pose-batch", default="file", choices=["file", "any"],
+                        help="any: run batch-1 pose files through their dynamic-batch graph (ONNX Runtime)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     workloads = [w for w in args.workloads.split(",") if w]
     if args.child:
-        rows = measure(args.child, workloads, args.frames, args.repeats, args.models_dir, args.dynamic)
+        rows = measure(args.child, workloads, args.frames, args.repeats, args.models_dir, args.dynamic,
+                       args.det_size, args.pose_batch)
         print("ROWS " + json.dumps(rows))
         return 0
     ensure_models(args.models_dir, args.dynamic)
@@ -213,7 +235,8 @@ def main(argv=None) -> int:
     rows = []
     for backend in backends:
         cmd = [sys.executable, __file__, "--child", backend, "--workloads", ",".join(workloads),
-               "--frames", str(args.frames), "--repeats", str(args.repeats), "--models-dir", str(args.models_dir)]
+               "--frames", str(args.frames), "--repeats", str(args.repeats), "--models-dir", str(args.models_dir),
+               "--det-size", str(args.det_size), "--pose-batch", args.pose_batch]
         if args.dynamic:
             cmd.append("--dynamic")
         print(f"running {backend} ...", file=sys.stderr, flush=True)

@@ -234,30 +234,27 @@ def _person_boxes(pose: FramePose) -> np.ndarray:
     return np.stack([np.asarray(p.box, np.float32) for p in pose.people])
 
 
-def _frame_boxes(boxes, n_frames: int) -> list[np.ndarray]:
-    """Per-frame (K, 4) float arrays from arrays or ComfyUI BOUNDING_BOX values."""
+def _frame_boxes(boxes, n_frames: int) -> Optional[list[np.ndarray]]:
+    """Per-frame (K, 4) float arrays from arrays or ComfyUI BOUNDING_BOX values (one frame's boxes
+    are used for every frame). An empty dict is "not connected" (what an old UI sends), so None."""
+    if isinstance(boxes, dict) and not boxes:
+        return None
     if isinstance(boxes, np.ndarray) and boxes.ndim == 2:
         boxes = [boxes]
-    boxes = list(boxes)
-    if boxes and isinstance(boxes[0], dict):  # one frame's BOUNDING_BOX list given flat
-        boxes = [boxes]
-    if len(boxes) == 1 and n_frames > 1:  # the same boxes for every frame
-        boxes = boxes * n_frames
-    if len(boxes) != n_frames:
-        raise ValueError(f"boxes are given for {len(boxes)} frames but there are {n_frames} frames")
-    out = []
-    for i, frame_boxes in enumerate(boxes):
-        if isinstance(frame_boxes, dict) or (isinstance(frame_boxes, list) and frame_boxes
-                                             and isinstance(frame_boxes[0], dict)):
-            from .bounding_boxes import from_bounding_boxes
+    if isinstance(boxes, dict) or (isinstance(boxes, (list, tuple)) and any(
+            isinstance(b, dict) or (isinstance(b, (list, tuple)) and b and isinstance(b[0], dict)) for b in boxes)):
+        from .bounding_boxes import from_bounding_box
 
-            arr = from_bounding_boxes([frame_boxes] if isinstance(frame_boxes, dict) else frame_boxes)[0]
-        else:
-            arr = np.asarray(frame_boxes, dtype=np.float64).reshape(-1, 4)
+        return from_bounding_box(boxes, n_frames=n_frames)
+    out = [np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in boxes]
+    if len(out) == 1 and n_frames > 1:
+        out = out * n_frames
+    if len(out) != n_frames:
+        raise ValueError(f"boxes are given for {len(out)} frames but there are {n_frames} frames")
+    for i, arr in enumerate(out):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"boxes of frame {i} are not finite")
-        out.append(arr.astype(np.float32))
-    return out
+    return [arr.astype(np.float32) for arr in out]
 
 
 def _face_crops(frames, poses, opts: AnnotateOptions, state: ClipState):

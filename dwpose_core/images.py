@@ -156,9 +156,88 @@ def max_pixels_limit(max_pixels: Optional[int] = None) -> int:
 
 def header_size(data: bytes) -> Optional[tuple[int, int]]:
     """(width, height) declared by a PNG, JPEG, WebP, BMP or TIFF header; None when not found."""
-    from .image_headers import read_size
+    try:
+        for magic, reader in _READERS:
+            if data.startswith(magic):
+                size = reader(data)
+                return size if size is not None and size[0] >= 0 and size[1] >= 0 else None
+    except (struct.error, IndexError, ValueError):
+        return None
+    return None
 
-    return read_size(bytes(data[:1 << 20]) if len(data) > 1 << 20 and data[:2] != b"\xff\xd8" else bytes(data))
+
+def _png(data: bytes):
+    if data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg(data: bytes):
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length
+            pos += 2
+            continue
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if marker in _JPEG_SOF:
+            h, w = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return w, h
+        if marker == 0xDA or length < 2:  # scan data before any frame header
+            return None
+        pos += 2 + length
+    return None
+
+
+def _webp(data: bytes):
+    if data[8:12] != b"WEBP":
+        return None
+    chunk = data[12:16]
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L":
+        bits = struct.unpack("<I", data[21:25])[0]
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        w = int.from_bytes(data[24:27], "little") + 1
+        h = int.from_bytes(data[27:30], "little") + 1
+        return w, h
+    return None
+
+
+def _bmp(data: bytes):
+    header = struct.unpack("<I", data[14:18])[0]
+    if header == 12:  # BITMAPCOREHEADER
+        w, h = struct.unpack("<HH", data[18:22])
+    else:
+        w, h = struct.unpack("<ii", data[18:26])
+    return abs(w), abs(h)  # negative height: rows stored top-down
+
+
+def _tiff(data: bytes):
+    endian = "<" if data[:2] == b"II" else ">"
+    (offset,) = struct.unpack(endian + "I", data[4:8])
+    (count,) = struct.unpack(endian + "H", data[offset:offset + 2])
+    found = {}
+    for k in range(count):
+        entry = data[offset + 2 + 12 * k: offset + 14 + 12 * k]
+        tag, kind = struct.unpack(endian + "HH", entry[:4])
+        if tag in (256, 257):
+            found[tag] = struct.unpack(endian + ("H" if kind == 3 else "I"), entry[8:10] if kind == 3 else entry[8:12])[0]
+    return (found[256], found[257]) if len(found) == 2 else None
+
+
+_READERS = ((b"\x89PNG\r\n\x1a\n", _png), (b"\xff\xd8", _jpeg), (b"RIFF", _webp), (b"BM", _bmp),
+            (b"II*\x00", _tiff), (b"MM\x00*", _tiff))
 
 
 def check_pixel_limit(size: Optional[tuple[int, int]], name, max_pixels: Optional[int] = None) -> None:
@@ -179,7 +258,7 @@ def read_image(path: Union[str, Path], max_pixels: Optional[int] = None) -> np.n
     import cv2
 
     data = np.fromfile(str(path), dtype=np.uint8)
-    check_pixel_limit(header_size(data.tobytes()[:1 << 22]) if data.size else None, path, max_pixels)
+    check_pixel_limit(header_size(data[:1 << 22].tobytes()) if data.size else None, path, max_pixels)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise ValueError(f"Could not read {path} as an image (unsupported or corrupt file).")

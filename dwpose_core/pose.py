@@ -25,8 +25,10 @@ STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 PADDING = 1.25
 SIMCC_SPLIT_RATIO = 2.0
 # Crops per model call for models that take any batch and do not chunk themselves (ONNX Runtime
-# with a dynamic-batch file); see benchmarks/pose_chunks.py for the measurement.
-CPU_CHUNK = 64
+# with a dynamic-batch graph). Measured with benchmarks/pose_chunks.py on a 2-core CPU, DWPose-l
+# 384x288: 679 / 414 / 367 ms per crop at chunks of 1 / 4 / 8; larger chunks only cost memory
+# (RTMPose-l's first feature map is 7 MB per crop).
+CPU_CHUNK = 8
 
 
 def box_to_center_scale(boxes: np.ndarray, aspect_ratio: float, padding: float = PADDING

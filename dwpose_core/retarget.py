@@ -74,7 +74,7 @@ BONES = (
     (15, 19, "heel"), (16, 22, "heel"),
 )
 _CORE_GROUPS = ("shoulder", "upper_arm", "forearm", "torso", "thigh", "shin")
-# Rigid groups scaled uniformly about an anchor: (anchor, members, measures, fallback group).
+# Rigid groups scaled uniformly about an anchor: (anchor, members, distance pairs measuring their size).
 _HANDS = ((9, range(91, 112), ((91, 100),)), (10, range(112, 133), ((112, 121),)))
 _FACE = (0, range(23, 91), ((59, 68), (50, 31)))
 # Construction stand-ins: a missing point is replaced by another one for building only.
@@ -271,7 +271,7 @@ def retarget_arrays(kp, scores, ref_kp, ref_scores, *, ref_canvas: tuple[int, in
     placed = ref_root + g * (pos[:, NECK] - anchor)  # (T, 2) output root position
 
     delta = np.zeros(n_t)
-    ref_w, ref_h = ref_canvas
+    ref_h = ref_canvas[1]
     ref_feet = ref_ok[_FOOT]
     full_ref = ref_ok[15] & ref_ok[16] and max(ref_ext[15, 1], ref_ext[16, 1]) <= ref_h
     if ground and full_ref:

@@ -1,6 +1,8 @@
 """Skeleton facts as data: keypoint layouts, the OpenPose mapping, limb pairs and colours.
 
-Every table that rendering and the JSON formats need lives here, once.
+Every table that rendering and the JSON formats need lives here, once, with the two rules
+computed from them that both use: the "present" rule (:func:`present_mask`: score >=
+threshold, finite) and the OpenPose-18 view (:func:`openpose18`, neck = shoulder midpoint).
 Sources: COCO-WholeBody (133 points), OpenPose-18 body, and the OpenPose
 drawing conventions that ControlNet's openpose models were trained on.
 """

@@ -199,7 +199,7 @@ class DWPoseEstimator:
                                      "tooltip": "Detector input size. 640 is the published model's; smaller is "
                                                 "faster and finds fewer small or distant people (416 is plenty "
                                                 "for one person filling the frame)."}),
-                "bboxes": ("BOUNDING_BOX", {"tooltip": "Person boxes per frame from another node (ComfyUI core's "
+                "bboxes": ("BOUNDING_BOX", {"forceInput": True, "tooltip": "Person boxes per frame from another node (ComfyUI core's "
                                                        "BOUNDING_BOX); when connected the detector does not run."}),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},

@@ -201,3 +201,16 @@ def test_releasing_an_estimator_twice_keeps_models_another_holds(tmp_path):
     assert len(out[0].people) == 1
     second.release()
     assert all(m is not second.pose.model for m in backends._cache.values())
+
+
+def test_boxes_from_comfyui_bounding_box_values():
+    from dwpose_core.annotate import _frame_boxes
+
+    one = {"x": 10, "y": 20, "width": 30, "height": 40}
+    for value in (one, [one], [[one]]):
+        got = _frame_boxes(value, 2)
+        assert len(got) == 2
+        np.testing.assert_allclose(got[1], [[10, 20, 40, 60]])
+    assert _frame_boxes({}, 3) is None  # an unconnected input as an old UI sends it
+    with pytest.raises(ValueError, match="frames"):
+        _frame_boxes([np.zeros((1, 4)), np.zeros((1, 4))], 3)

@@ -140,7 +140,8 @@ def test_swapping_left_and_right_exchanges_the_labels_and_mirroring_reflects_too
     mirrored = E.apply_edits(frames, doc({"0": {"i0": {"lr": 2, "pts": {"0": {"d": [1, 0]}}}}}))
     m = mirrored[0].people[0]
     centre = (100 + 109) / 2  # middle of the present points' x range
-    assert m.keypoints[L_WRIST].tolist() == pytest.approx([2 * centre - p.keypoints[R_WRIST][0], p.keypoints[R_WRIST][1]])
+    rx, ry = p.keypoints[R_WRIST]
+    assert m.keypoints[L_WRIST].tolist() == pytest.approx([2 * centre - rx, ry])
     assert m.keypoints[0].tolist() == pytest.approx([2 * centre - 100 + 1, 100])  # change applies after
 
 
@@ -180,7 +181,8 @@ def test_pose_keypoint_in_and_out():
 @pytest.mark.parametrize("bad, field", [
     ("{nope", "not valid JSON"), ('{"keys": {"x": {}}}', "keys.x"),
     ('{"keys": {"0": {"i0": {"pts": {"0": {"d": [1]}}}}}}', "keys.0.i0.pts.0.d"),
-    ('{"keys": {"0": {"i0": {"lr": 5}}}}', "keys.0.i0.lr"), ('{"keys": {"0": {"i0": {"pts": {"140": {"off": 1}}}}}}', "0..132"),
+    ('{"keys": {"0": {"i0": {"lr": 5}}}}', "keys.0.i0.lr"),
+    ('{"keys": {"0": {"i0": {"pts": {"140": {"off": 1}}}}}}', "0..132"),
 ])
 def test_unreadable_edits_are_a_clear_error(bad, field):
     with pytest.raises(E.EditError, match=field.replace(".", r"\.").replace("(", r"\(")):

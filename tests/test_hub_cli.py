@@ -144,3 +144,13 @@ def test_verify_rehashes_a_downloaded_file_even_when_its_timestamp_is_unchanged(
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     code, out, _ = run(capsys, "verify", "yolox_l.onnx")
     assert code == 1 and "FAIL" in out and "SHA-256" in out
+
+
+def test_verify_reports_a_symlink_loop_as_a_loop(served, capsys):
+    served.env.ckpts.mkdir(parents=True)
+    loop = served.env.ckpts / "yolox_l.onnx"
+    os.symlink(loop.name, loop)
+    code, out, _ = run(capsys, "verify")
+    assert code == 1 and f"FAIL  yolox_l.onnx  {loop}" in out and "symbolic link loop" in out
+    code, _, err = run(capsys, "verify", str(loop))
+    assert code == 2 and "symbolic link loop" in err

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from dwpose_core import hub
-from dwpose_core.hub import pth_inspect, verify
+from dwpose_core.hub import safe_pickle, verify
 from fakehub import corrupt, make_detector, make_pose, make_pth, sha256
 YOLOX = hub.get_spec("yolox_l.onnx")
 POSE384 = hub.get_spec("dw-ll_ucoco_384.onnx")
@@ -105,7 +105,7 @@ def test_verification_is_remembered_until_the_file_changes(tmp_path, monkeypatch
     data = make_detector()
     path = write(tmp_path, "yolox_l.onnx", data)
     calls = []
-    real = verify.sha256_file
+    real = verify.sha256_file  # the one SHA-256 helper (digest.py), as verify uses it
     monkeypatch.setattr(verify, "sha256_file", lambda p: calls.append(p) or real(p))
     verify.clear_cache()
     kwargs = dict(spec=YOLOX, expected_size=len(data), expected_sha256=sha256(data))
@@ -117,28 +117,52 @@ def test_verification_is_remembered_until_the_file_changes(tmp_path, monkeypatch
     assert len(calls) == 2
 
 
-# ---------------------------------------------------------------- .pth
+# ---------------------------------------------------------------- .pth (the restricted reader: see test_pth_reader.py)
 
-def test_an_mmengine_style_checkpoint_passes_without_being_unpickled(tmp_path, monkeypatch):
-    path = write(tmp_path, "dw-ll_ucoco_384.pth", make_pth())
-    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("the checkpoint was unpickled"))
-    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("the checkpoint was unpickled"))
-    result = verify.verify_file(path, spec=PTH384, expected_size=path.stat().st_size, expected_sha256=None)
+@pytest.fixture(scope="module")
+def rtmpose_pth():
+    """Bytes of a lean mmengine-style RTMPose-t checkpoint (real architecture, random weights)."""
+    pytest.importorskip("torch")
+    from dwpose_core.torch_models.rtmpose import RTMPoseSpec
+    from tools.make_test_models import random_checkpoint_state, save_mmengine_checkpoint
+    import tempfile
+    from pathlib import Path
+
+    spec = RTMPoseSpec("t", (256, 192))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_mmengine_checkpoint(random_checkpoint_state(spec, seed=0), Path(tmp) / "c.pth", spec, lean=True)
+        return path.read_bytes()
+
+
+def test_an_mmengine_style_checkpoint_passes_without_running_pickled_code(tmp_path, monkeypatch, rtmpose_pth):
+    path = write(tmp_path, "dw-tt_ucoco.pth", rtmpose_pth)
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("the checkpoint was unpickled freely"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("the checkpoint was unpickled freely"))
+    result = verify.verify_file(path, spec=hub.get_spec("dw-tt_ucoco.pth"), expected_size=len(rtmpose_pth),
+                                expected_sha256=None)
     assert result.ok, result.summary()
-    info = pth_inspect.inspect_pth(path)
-    assert "collections.OrderedDict" in info.globals
-    assert any(g.startswith("torch._utils._rebuild_tensor") for g in info.globals)
-    assert {"state_dict", "backbone.stem.0.conv.weight"} <= info.strings
+    assert result.kind == "pose"
 
 
-def test_a_bare_state_dict_lacks_the_mmpose_wrapper(tmp_path):
-    path = write(tmp_path, "dw-ll_ucoco_384.pth", make_pth(wrap=False))
-    assert "state_dict" in verify.verify_file(path, spec=PTH384).summary()
-    # a custom file given by path is only asked for pose weights
-    assert verify.verify_file(write(tmp_path, "mine.pth", make_pth(wrap=False)), kind="pose").ok
+def test_a_bare_state_dict_is_read_like_the_loader_reads_it(tmp_path, rtmpose_pth):
+    torch = pytest.importorskip("torch")
+    from dwpose_core.torch_models.pth_reader import Checkpoint
+
+    with Checkpoint(write(tmp_path, "full.pth", rtmpose_pth)) as ckpt:
+        state = ckpt.load(ckpt.root["state_dict"])
+    bare = tmp_path / "mine.pth"
+    torch.save(state, bare)
+    assert verify.verify_file(bare, kind="pose").ok
 
 
-def test_a_checkpoint_without_a_backbone_stem_is_not_a_pose_model(tmp_path):
+def test_a_checkpoint_whose_weights_do_not_fit_the_architecture_fails_the_check(tmp_path):
+    # right key names, wrong shapes: loading would fail, so the check does too
+    path = write(tmp_path, "dw-ll_ucoco_384.pth", make_pth())
+    result = verify.verify_file(path, spec=PTH384)
+    assert not result.ok and "unknown stem width 2" in result.summary()
+
+
+def test_a_checkpoint_without_pose_weights_is_not_a_pose_model(tmp_path):
     path = write(tmp_path, "dw-ll_ucoco_384.pth", make_pth(state_dict_keys=("encoder.layer.0.weight",)))
     assert "backbone.stem" in verify.verify_file(path, spec=PTH384).summary()
 
@@ -176,34 +200,24 @@ def test_a_torchscript_archive_is_recognised_by_its_code_folder(tmp_path):
     assert not result.ok and "TorchScript" in result.summary()
 
 
-def test_protocol_4_stack_globals_are_resolved_through_the_memo(tmp_path):
-    # Protocol 4 names classes with STACK_GLOBAL; the second class from "collections" reuses the
-    # memoised module string through BINGET.
-    obj = {"state_dict": collections.OrderedDict(a=1), "counts": collections.Counter("ab"),
-           "backbone.stem.x": 0}
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("archive/data.pkl", pickle.dumps(obj, protocol=4))
-    info = pth_inspect.inspect_pth(write(tmp_path, "p4.pth", buf.getvalue()))
-    assert info.globals == ["collections.OrderedDict", "collections.Counter"]
-    assert info.refused_globals == ["collections.Counter"]
-
-
 @pytest.mark.parametrize("module,name,verdict", [
-    ("torch", "FloatStorage", "allowed"),
-    ("torch._utils", "_rebuild_tensor_v2", "allowed"),
-    ("numpy.core.multiarray", "_reconstruct", "allowed"),
-    ("mmengine.logging.history_buffer", "HistoryBuffer", "allowed"),
+    ("torch", "FloatStorage", "reader"),
+    ("torch._utils", "_rebuild_tensor_v2", "reader"),
+    ("__builtin__", "getattr", "reader"),
+    ("collections", "OrderedDict", "reader"),
+    ("numpy.core.multiarray", "_reconstruct", "inert"),
+    ("mmengine.logging.history_buffer", "HistoryBuffer", "inert"),
+    ("mmengine.runner.runner", "Runner", "inert"),
     ("torch", "load", "refused"),
     ("torch.jit", "load", "refused"),
     ("numpy", "load", "refused"),
     ("builtins", "eval", "refused"),
+    ("builtins", "__import__", "refused"),
     ("posix", "system", "refused"),
     ("collections", "namedtuple", "refused"),
-    ("mmengine.runner.runner", "Runner", "unknown"),
 ])
 def test_globals_are_classified_by_what_they_could_do(module, name, verdict):
-    assert pth_inspect.classify_global(module, name) == verdict
+    assert safe_pickle.classify_global(module, name) == verdict
 
 
 class _TrainingMeta:  # stands for some training library's metadata class
@@ -221,11 +235,13 @@ def _pickle_zip(obj, module_renames: dict) -> bytes:
     return buf.getvalue()
 
 
-def test_other_packages_metadata_classes_are_not_a_reason_to_refuse(tmp_path):
-    obj = {"state_dict": collections.OrderedDict(), "meta": _TrainingMeta(), "backbone.stem.w": 0}
-    path = write(tmp_path, "dw-ll_ucoco_384.pth", _pickle_zip(obj, {_TrainingMeta.__module__: "trainlib.meta"}))
-    assert verify.verify_file(path, spec=PTH384).ok
-    assert pth_inspect.inspect_pth(path).unknown_globals == ["trainlib.meta._TrainingMeta"]
+def test_other_packages_metadata_classes_stay_inert_placeholders(tmp_path):
+    obj = {"state_dict": collections.OrderedDict(), "meta": _TrainingMeta()}
+    path = write(tmp_path, "p.pth", _pickle_zip(obj, {_TrainingMeta.__module__: "trainlib.meta"}))
+    with safe_pickle.CheckpointArchive(path) as ckpt:
+        meta = ckpt.root["meta"]
+        assert isinstance(meta, safe_pickle.Placeholder) and meta._module == "trainlib.meta"
+        assert "trainlib.meta._TrainingMeta" in ckpt.globals
 
 
 def test_a_graph_with_unknown_io_names_matches_by_position_when_the_registry_does_not_know_them(tmp_path):

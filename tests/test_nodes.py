@@ -96,7 +96,7 @@ def test_entry_point_exposes_mappings_and_web_directory(env):
     pack = env["pack"]
     assert set(pack.NODE_CLASS_MAPPINGS) == {
         "DWPoseEstimator", "DWPoseModelLoader", "DWPoseRender", "DWPoseSaveJSON", "DWPoseLoadJSON",
-        "DWPoseSelectPeople", "DWPoseSmooth"}
+        "DWPoseSelectPeople", "DWPoseSmooth", "DWPoseEditor", "DWPoseRetarget", "DWPoseFaceCrops"}
     assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(pack.NODE_CLASS_MAPPINGS)
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["DWPoseEstimator"] == "DWPose Estimator"
     web = (ROOT / pack.WEB_DIRECTORY).resolve()
@@ -104,7 +104,8 @@ def test_entry_point_exposes_mappings_and_web_directory(env):
 
 
 @pytest.mark.parametrize("name", ["DWPoseEstimator", "DWPoseModelLoader", "DWPoseRender", "DWPoseSaveJSON",
-                                  "DWPoseLoadJSON", "DWPoseSelectPeople", "DWPoseSmooth"])
+                                  "DWPoseLoadJSON", "DWPoseSelectPeople", "DWPoseSmooth", "DWPoseEditor",
+                                  "DWPoseRetarget", "DWPoseFaceCrops"])
 def test_node_declaration_is_consistent(env, name):
     cls = env["pack"].NODE_CLASS_MAPPINGS[name]
     spec = cls.INPUT_TYPES()
@@ -146,6 +147,9 @@ def test_estimator_widget_order_is_append_only(env):
         "scale_stick_for_xinsir_cn", "detect_feet", "backend", "detection_threshold", "person_selection",
         "top_k", "tracking", "smoothing", "detect_every", "continue_clip", "profile", "max_detections",
         "det_size"]
+    # a link-only input: no widget is drawn for it and nothing is sent while it is unconnected
+    kind, options = spec["optional"]["bboxes"]
+    assert kind == "BOUNDING_BOX" and options.get("forceInput") is True
 
 
 def test_models_folder_is_registered_after_extra_model_paths(env):
@@ -214,6 +218,7 @@ def test_disabled_parts_are_absent_everywhere(nodes):
     _, pose_keypoint, _ = run_estimator(nodes, comfy_batch(1), detect_face="disable", detect_feet="disable")["result"]
     (person,) = pose_keypoint[0]["people"]
     assert person["face_keypoints_2d"] == [0.0] * 210  # absent, never null (ComfyUI core's drawer)
+    assert "face" not in person["parts"] and "feet" not in person["parts"]
     wb = wholebody(person)
     assert not wb[23:91].any() and not wb[17:23].any()
     assert wb[91:133, 2].max() > 0
@@ -436,8 +441,9 @@ def test_select_people_by_rule_index_and_part(nodes):
     (by_index,) = select(two_people(), "by_index", indices="1")
     assert [p["box_2d"][4] for p in by_index[0]["people"]] == [0.6]
     (no_body,) = select(two_people(), "all", body=False)
-    assert all(p["pose_keypoints_2d"] is None for p in no_body[0]["people"])
-    assert all(p["face_keypoints_2d"] is None for p in no_body[0]["people"])  # null in, null out
+    assert all(p["pose_keypoints_2d"] == [0.0] * 54 and "body" not in p["parts"] for p in no_body[0]["people"])
+    # null in (an old file's switched-off face): absent out, as zeros, never null
+    assert all(p["face_keypoints_2d"] == [0.0] * 210 and "face" not in p["parts"] for p in no_body[0]["people"])
     with pytest.raises(ValueError, match="track"):
         select(two_people(), "by_track_id", indices="0")
     with pytest.raises(ValueError, match="whole number"):

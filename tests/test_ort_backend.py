@@ -148,7 +148,9 @@ def test_accelerator_without_torch_is_an_error_worded_for_the_cli(tmp_path, monk
     monkeypatch.setattr(choice, "torch_installed", lambda: False)
     monkeypatch.setattr("dwpose_core.backends.ort_backend.available_providers", lambda: ["CPUExecutionProvider"])
     path = make_pose(tmp_path / "p.onnx")
-    with pytest.raises(BackendError) as err:
+    from dwpose_core.backends import DeviceError
+
+    with pytest.raises(DeviceError) as err:
         load_model(path, backend="auto", device="cuda", option_name="--device")
     message = str(err.value)
     assert message.startswith("--device cuda: PyTorch is not installed")

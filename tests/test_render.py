@@ -313,3 +313,50 @@ def test_part_toggles():
     assert px(no_body, *pts[0]) == BLACK and px(no_body, 256, 256) == (0, 0, 255)
     no_hands = draw_pose(frame, hands=False)
     assert px(no_hands, 256, 256) == BLACK and px(no_hands, *pts[0]) == COLORS[0]
+
+
+def test_drawing_commands_are_what_the_picture_holds():
+    """The node preview's commands (pose_commands) are the renderer's: every dot centre is painted."""
+    from dwpose_core.render import pose_commands
+
+    pts = spread_body()
+    pts.update({LEFT_HAND0 + k: xy for k, xy in enumerate(hand_layout((256.0, 256.0)))})
+    frame = FramePose(512, 512, [person(pts)])
+    drawing = pose_commands(frame, size=(512, 512))
+    img = draw_pose(frame)
+    dots = [s for s in drawing.strokes if s.kind == "dot"]
+    assert sum(len(s.a) for s in dots) == 18 + 21
+    assert [s.kind for s in drawing.strokes] == ["limb", "dot", "line", "dot"]  # body, hand, in draw order
+    hand_dots = drawing.strokes[-1]  # drawn last: nothing covers them
+    for (x, y), c in zip(hand_dots.a.tolist(), hand_dots.colors.tolist()):
+        assert px(img, x, y) == tuple(c) == (0, 0, 255)
+    limbs = drawing.strokes[0]
+    assert len(limbs.a) == 17 and {tuple(c) for c in limbs.colors.tolist()} == {shade(c) for c in COLORS[:17]}
+
+
+def _summary_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "nodes" / "summary.py"
+    spec = importlib.util.spec_from_file_location("dwpose_summary_for_render_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_node_summary_previews_are_the_renderer_commands_and_counts_follow_parts():
+    from dwpose_core.render import pose_commands
+
+    pts = spread_body()
+    pts.update({LEFT_HAND0 + k: xy for k, xy in enumerate(hand_layout((256.0, 256.0)))})
+    p = person(pts)
+    p.parts = ("body", "face", "feet")  # hands switched off upstream
+    frame = FramePose(512, 512, [p])
+    summary = _summary_module().summarise([frame], profile="unianimate")
+    (preview,) = summary["previews"]
+    drawing = pose_commands(frame, size=(512, 512), profile="unianimate", feet=True)
+    n_dots = sum(len(s.a) for s in drawing.strokes if s.kind == "dot")
+    assert len(preview["points"]) == n_dots == 18  # no hand points: the person's parts say so
+    assert preview["lines"][0][4] == "#%02x%02x%02x" % tuple(drawing.strokes[0].colors[0])
+    assert summary["counts"] == [[1, 1, 0, 0, 0]]  # body shown; hands off; no face or feet points

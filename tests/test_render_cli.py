@@ -101,3 +101,11 @@ def test_python_m_render_cli(pose_file, tmp_path):
     helped = subprocess.run([sys.executable, "-m", "dwpose_core.render_cli", "--help"], capture_output=True,
                             text=True, env=env, cwd=ROOT, timeout=120)
     assert helped.returncode == 0 and "--profile" in helped.stdout
+
+
+def test_python_m_dwpose_core_render_dispatches_here(pose_file, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "dwpose_core", "render", str(pose_file), "--out", str(tmp_path / "o"),
+                          "--profile", "vace"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert len(list((tmp_path / "o").glob("dance_*.png"))) == 3

@@ -14,7 +14,8 @@ torch = pytest.importorskip("torch")
 from dwpose_core.torch_models import loading  # noqa: E402
 from dwpose_core.torch_models.loading import (ArchitectureMismatch, WeightsFormatError, fold_batchnorm,  # noqa: E402
                                              load_weights, recognise)
-from dwpose_core.torch_models.pth_reader import Checkpoint, CheckpointFormatError, Placeholder  # noqa: E402
+from dwpose_core.torch_models.pth_reader import (Checkpoint, CheckpointFormatError, Placeholder,  # noqa: E402
+                                                 UnsafeCheckpointError)
 from dwpose_core.torch_models.rtmpose import RTMPoseSpec  # noqa: E402
 from dwpose_core.torch_models.yolox import YOLOXSpec  # noqa: E402
 from tools.make_test_models import random_checkpoint_state, save_mmengine_checkpoint  # noqa: E402
@@ -53,24 +54,26 @@ def test_folding_with_mismatched_channels_names_the_layer():
 
 # ----------------------------------------------------------------------------- safe checkpoint reader
 
-def test_published_style_checkpoint_is_refused_by_weights_only_but_read_safely(tmp_path):
+def test_published_style_checkpoint_is_refused_by_weights_only_but_read_safely(tmp_path, monkeypatch):
     state = random_checkpoint_state(TINY, seed=3)
     path = save_mmengine_checkpoint(state, tmp_path / "dw-tt_ucoco.pth", TINY)  # with Adam state, like the real ones
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+    read = []
+    real = Checkpoint.iter_storage
+    monkeypatch.setattr(Checkpoint, "iter_storage", lambda self, s: read.append(s.key) or real(self, s))
     with Checkpoint(path) as ckpt:
         hub = ckpt.root["message_hub"]["log_scalars"]["train/lr"]
         assert isinstance(hub, Placeholder) and hub._name == "HistoryBuffer"
         weights = ckpt.load(ckpt.root["state_dict"])
-        read_storages = len(ckpt._bytes)
         total_storages = sum(1 for n in ckpt.archive.namelist() if "/data/" in n)
-    assert read_storages == len(state) < total_storages / 2  # optimizer state never read
+    assert len(read) == len(set(read)) == len(state) < total_storages / 2  # each once; optimizer state never read
     assert list(weights) == list(state)
     for key, value in state.items():
         assert torch.equal(weights[key], value), key
 
 
-def test_pickled_code_is_never_executed(tmp_path):
+def test_pickled_code_is_refused_and_never_executed(tmp_path):
     marker = tmp_path / "pwned"
 
     class Evil:
@@ -81,15 +84,14 @@ def test_pickled_code_is_never_executed(tmp_path):
         def __reduce__(self):
             return (eval, (f"open({str(marker)!r}, 'w')",))
 
-    path = tmp_path / "evil.pth"
-    torch.save({"state_dict": {"w": torch.arange(6.0)}, "meta": [Evil(), EvalEvil()]}, path)
-    with Checkpoint(path) as ckpt:
-        evil, eval_evil = ckpt.root["meta"]
-        weights = ckpt.load(ckpt.root["state_dict"])
+    for payload, named in ((Evil(), "system"), (EvalEvil(), "eval")):
+        path = tmp_path / "evil.pth"
+        torch.save({"state_dict": {"w": torch.arange(6.0)}, "meta": [payload]}, path)
+        with pytest.raises(UnsafeCheckpointError, match=rf"evil\.pth: .*{named}.*could run code"):
+            Checkpoint(path)
+        with pytest.raises(WeightsFormatError, match="evil.pth"):
+            load_weights(path, cache=False)
     assert not marker.exists()
-    assert isinstance(evil, Placeholder) and evil._name == "system"
-    assert isinstance(eval_evil, Placeholder) and eval_evil._name == "eval"
-    assert torch.equal(weights["w"], torch.arange(6.0))
 
 
 def test_views_strides_and_dtypes_round_trip(tmp_path):

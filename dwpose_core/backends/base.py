@@ -47,3 +47,8 @@ class InferenceModel(Protocol):
 
 class BackendError(RuntimeError):
     """A backend or provider cannot be used; the message says what to do."""
+
+
+class DeviceError(BackendError):
+    """The requested device cannot be used (unknown, not visible, no backend for it). Never fall back
+    to the CPU on this error: the user asked for that device; the message names the setting."""

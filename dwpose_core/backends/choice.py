@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Union
 
-from .base import BackendError
+from .base import BackendError, DeviceError
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
@@ -64,7 +64,7 @@ def device_kind(device, option_name: Optional[str] = None) -> Optional[str]:
     kind, _, index = text.partition(":")
     if kind in ("cpu",) + ACCELERATOR_KINDS and (not index or index.isdigit()):
         return kind
-    raise BackendError(f"{setting(option_name, device)}: Unknown torch device; use auto, cpu, cuda, cuda:N, "
+    raise DeviceError(f"{setting(option_name, device)}: Unknown torch device; use auto, cpu, cuda, cuda:N, "
                        "mps or xpu.")
 
 
@@ -150,7 +150,7 @@ def _on_accelerator(path: Path, device, kind: str, option_name) -> tuple[str, Op
     ort_note = ""
     if kind in ORT_PROVIDERS_FOR:
         ort_note = " and ONNX Runtime offers no GPU provider that starts (install onnxruntime-gpu)"
-    raise BackendError(f"{setting(option_name, device)}: {problem}{ort_note}. Use {suggest(option_name)} to run "
+    raise DeviceError(f"{setting(option_name, device)}: {problem}{ort_note}. Use {suggest(option_name)} to run "
                        "on the CPU, or install a torch build for your GPU.")
 
 

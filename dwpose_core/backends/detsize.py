@@ -1,4 +1,5 @@
-"""YOLOX at another input size for ONNX Runtime: a graph written once from the torch module.
+"""Derived ONNX graphs for ONNX Runtime, written once from the torch module: YOLOX at another
+input size (``det_size``), and a dynamic batch for files fixed to batch 1 (the published pose file).
 
 The published ``yolox_l.onnx`` is fixed at 640x640. YOLOX is fully convolutional, so
 the same weights run at any multiple of 32; ONNX Runtime needs a graph of that size.
@@ -9,11 +10,12 @@ cache folder; afterwards the cached file is used.
 
 Cache folder: ``DWPOSE_CACHE_DIR`` if set, else ``%LOCALAPPDATA%/dwpose/cache`` (Windows),
 ``~/Library/Caches/dwpose`` (macOS), ``$XDG_CACHE_HOME/dwpose`` or ``~/.cache/dwpose``.
-File name: ``<stem>-<size>-<first 16 hex of the source's SHA-256>.onnx`` plus a JSON
+File name: ``<stem>-<size or "batch">-<first 16 hex of the source's SHA-256>.onnx`` plus a JSON
 record holding the graph's SHA-256, size and modification time. A cached graph is used
 only when its SHA-256 matches the record; the hash is recomputed only when the file's
 size or modification time differ from the record (the same rule as model verification).
-A graph that fails the check is rewritten. Writing is atomic (temporary name, rename).
+A graph that fails the check is rewritten. Writing is atomic (temporary name, rename). The
+source's SHA-256 is likewise remembered by path, size and modification time (``sources.json``).
 
 Measured on a 2-core AVX2 CPU (benchmarks/detsize.py): ONNX Runtime on this graph is
 faster than the torch backend on the CPU at every size, and a process that uses it
@@ -29,6 +31,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Optional
 
 from .base import BackendError
 
@@ -64,14 +67,37 @@ def _stat_key(path: Path) -> tuple:
 
 
 def _source_hash(path: Path) -> str:
+    """SHA-256 of a model file, remembered by (path, size, mtime) in this process and across processes
+    (``sources.json`` in the cache folder), so an unchanged file is hashed once."""
     key = _stat_key(path)
-    if key not in _source_hashes:
-        _source_hashes[key] = sha256_file(path)
-    return _source_hashes[key]
+    if key in _source_hashes:
+        return _source_hashes[key]
+    index_file = cache_dir() / "sources.json"
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+        if not isinstance(index, dict):
+            index = {}
+    except (OSError, ValueError):
+        index = {}
+    entry = index.get(key[0])
+    if isinstance(entry, dict) and entry.get("size") == key[1] and entry.get("mtime_ns") == key[2] \
+            and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64:
+        digest = entry["sha256"]
+    else:
+        digest = sha256_file(path)
+        index[key[0]] = {"size": key[1], "mtime_ns": key[2], "sha256": digest}
+        try:
+            index_file.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(index_file, json.dumps(index).encode())
+        except OSError:  # a read-only cache only costs the hash next time
+            pass
+    _source_hashes[key] = digest
+    return digest
 
 
-def cached_graph_path(path: Path, size: int) -> Path:
-    return cache_dir() / f"{path.stem}-{size}-{_source_hash(path)[:16]}.onnx"
+def cached_graph_path(path: Path, size: Optional[int]) -> Path:
+    tag = size if size else "batch"
+    return cache_dir() / f"{path.stem}-{tag}-{_source_hash(path)[:16]}.onnx"
 
 
 def _record_path(graph: Path) -> Path:
@@ -106,30 +132,33 @@ def _write_atomic(target: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def export_yolox(path: Path, size: int, target: Path) -> None:
-    """Write ``path``'s YOLOX weights as an ONNX graph at ``size`` x ``size``, dynamic batch, opset 11."""
+def export_graph(path: Path, size: Optional[int], target: Path) -> None:
+    """Write ``path``'s network (our torch module, the file's weights) as an ONNX graph with a dynamic
+    batch, opset 11; a YOLOX at ``size`` x ``size`` when given, else at the file's own input size."""
+    what = f"a {size}x{size} graph" if size else "a graph with a dynamic batch"
     try:
         import torch
     except ImportError as exc:
-        raise BackendError(f"det_size {size}: ONNX Runtime needs a {size}x{size} graph of {path.name}, which is "
-                           "written once with PyTorch, and PyTorch is not installed. Install torch (CPU build is "
-                           "enough), use backend='torch', or keep det_size 640.") from exc
+        raise BackendError(f"ONNX Runtime needs {what} of {path.name}, which is written once with PyTorch, and "
+                           "PyTorch is not installed. Install torch (the CPU build is enough), use "
+                           "backend='torch', or keep det_size 640.") from exc
     import dataclasses
     import io
 
     from ..torch_models.loading import build_network, load_weights
 
     spec, state = load_weights(path)
-    if spec.kind != "yolox":
-        raise BackendError(f"det_size applies to YOLOX detectors; {path.name} is {spec.title}.")
-    spec = dataclasses.replace(spec, input_hw=(size, size))
+    if size:
+        if spec.kind != "yolox":
+            raise BackendError(f"det_size applies to YOLOX detectors; {path.name} is {spec.title}.")
+        spec = dataclasses.replace(spec, input_hw=(size, size))
     net = build_network(spec, state, path.name).eval()
-    dummy = torch.zeros(1, 3, size, size)
+    dummy = torch.zeros((1, 3) + tuple(spec.input_hw))
+    axes = {name: {0: "N"} for name in (spec.input_name, *spec.output_names)}
     buffer = io.BytesIO()
     with torch.inference_mode():
         torch.onnx.export(net, (dummy,), buffer, input_names=[spec.input_name], output_names=list(spec.output_names),
-                          dynamic_axes={spec.input_name: {0: "N"}, spec.output_names[0]: {0: "N"}},
-                          opset_version=11, dynamo=False)
+                          dynamic_axes=axes, opset_version=11, dynamo=False)
     data = buffer.getvalue()
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(target, data)
@@ -139,8 +168,13 @@ def export_yolox(path: Path, size: int, target: Path) -> None:
     _write_atomic(_record_path(target), json.dumps(record).encode())
 
 
-def detector_for_size(path: Path, size: int) -> Path:
-    """A verified ONNX graph of the YOLOX in ``path`` at ``size`` x ``size`` (written on first use)."""
+def export_yolox(path: Path, size: int, target: Path) -> None:
+    export_graph(path, size, target)
+
+
+def derived_graph(path: Path, size: Optional[int] = None) -> Path:
+    """A verified ONNX graph of the network in ``path`` with a dynamic batch (a YOLOX at ``size`` x ``size``
+    when given), written on first use."""
     path = Path(path)
     with _lock:
         target = cached_graph_path(path, size)
@@ -148,10 +182,19 @@ def detector_for_size(path: Path, size: int) -> Path:
             return target
         if target.exists():
             log.warning("DWPose: %s does not match its record; writing it again.", target)
-        log.info("DWPose: writing %s at %dx%d for ONNX Runtime (once) to %s", path.name, size, size, target.parent)
+        what = f"at {size}x{size}" if size else "with a dynamic batch"
+        log.info("DWPose: writing %s %s for ONNX Runtime (once) to %s", path.name, what, target.parent)
         try:
-            export_yolox(path, size, target)
+            if size:
+                export_yolox(path, size, target)
+            else:
+                export_graph(path, None, target)
         except OSError as exc:
-            raise BackendError(f"det_size {size}: cannot write the {size}x{size} graph of {path.name} to "
-                               f"{target.parent} ({exc}); set DWPOSE_CACHE_DIR to a writable folder.") from exc
+            raise BackendError(f"cannot write the derived graph of {path.name} to {target.parent} ({exc}); "
+                               "set DWPOSE_CACHE_DIR to a writable folder.") from exc
         return target
+
+
+def detector_for_size(path: Path, size: int) -> Path:
+    """A verified ONNX graph of the YOLOX in ``path`` at ``size`` x ``size`` (written on first use)."""
+    return derived_graph(path, size)

@@ -26,7 +26,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from .base import BackendError, BackendInfo
+from .base import BackendError, BackendInfo, DeviceError
 
 log = logging.getLogger("dwpose")
 
@@ -95,14 +95,14 @@ def resolve_device(device=None, option_name: Optional[str] = None):
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise BackendError(f"{setting(option_name, device)}: Unknown torch device {device!r}; use auto, cpu, "
+        raise DeviceError(f"{setting(option_name, device)}: Unknown torch device {device!r}; use auto, cpu, "
                            "cuda, cuda:N, mps or xpu.") from exc
     if not _available(torch, dev.type):
-        raise BackendError(f"{setting(option_name, device)}: torch cannot see the device {device!r} "
+        raise DeviceError(f"{setting(option_name, device)}: torch cannot see the device {device!r} "
                            f"(torch {torch.__version__}); use {suggest(option_name)} or install a torch build "
                            "for your GPU.")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise BackendError(f"{setting(option_name, device)}: only {torch.cuda.device_count()} CUDA device(s) "
+        raise DeviceError(f"{setting(option_name, device)}: only {torch.cuda.device_count()} CUDA device(s) "
                            f"visible; use {suggest(option_name, 'cuda:0')}.")
     return dev
 

@@ -155,6 +155,7 @@ def _download_into(spec, folder: Path, force: bool) -> Path:
 def _verify(args) -> int:
     targets: list[tuple[str, Path, object, bool]] = []  # (label, path, spec or None, in the HF cache)
     missing = []
+    loops: list[tuple[Path, str]] = []
     if args.names:
         for name in args.names:
             path = Path(name).expanduser()
@@ -163,9 +164,10 @@ def _verify(args) -> int:
                 continue
             spec = find_spec(name)
             if spec is None:
-                print(f"error: {name} is neither a file nor a known model name.", file=sys.stderr)
+                why = locate.LOOP_TEXT if locate.is_link_loop(path) else "it is neither a file nor a known model name"
+                print(f"error: {name}: {why}.", file=sys.stderr)
                 return EXIT_USAGE
-            found = locate.find_candidates(spec.filename, spec.repo_id)
+            found = locate.find_candidates(spec.filename, spec.repo_id, loops=loops)
             targets += [(spec.filename, c.path, spec, c.hf_cache) for c in found]
             if not found:
                 missing.append(spec.filename)
@@ -173,8 +175,10 @@ def _verify(args) -> int:
         for spec in specs():
             if spec.supported:
                 targets += [(spec.filename, c.path, spec, c.hf_cache)
-                            for c in locate.find_candidates(spec.filename, spec.repo_id)]
-    failed = 0
+                            for c in locate.find_candidates(spec.filename, spec.repo_id, loops=loops)]
+    failed = len(loops)
+    for path, why in loops:
+        print(f"FAIL  {path.name}  {path}\n      {why}")
     for label, path, spec, in_cache in targets:
         result = evaluate(path, spec, getattr(spec, "kind", None), hf_cache=in_cache, thorough=True)
         if not result.ok:
@@ -186,7 +190,7 @@ def _verify(args) -> int:
             print(f"ok    {label}  {path}")
     for name in missing:
         print(f"missing  {name}")
-    if not targets and not missing:
+    if not targets and not missing and not loops:
         print("No model files found. `python -m dwpose_core models download` fetches the defaults.")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 

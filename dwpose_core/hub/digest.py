@@ -21,6 +21,12 @@ class Sha256:
         return self._h.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    digest = Sha256()
+    digest.update(data)
+    return digest.hexdigest()
+
+
 def sha256_file(path: Union[str, os.PathLike], chunk: int = CHUNK) -> str:
     digest = Sha256()
     with open(path, "rb") as f:

@@ -35,6 +35,9 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
+from . import pickle_policy as _policy
+from .pickle_policy import GETATTR as _GETATTR
+
 MAX_PICKLE_BYTES = 32 * 1024 * 1024  # the object tree of a 400 MB checkpoint is well under 1 MB
 MAX_DIMS = 32
 READ_CHUNK = 1 << 20
@@ -49,6 +52,12 @@ STORAGE_DTYPES = {
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+def classify_global(module: str, name: str) -> str:
+    """"reader" (ours: rebuild helpers, OrderedDict, guarded getattr), "inert" (a placeholder that
+    records its arguments) or "refused" (could run code)."""
+    return _policy.classify_global(module, name, STORAGE_DTYPES.keys())
+
+
 class CheckpointFormatError(ValueError):
     """A .pth file this reader will not load; the message names the file and what is wrong."""
 
@@ -59,51 +68,6 @@ class CheckpointFormatError(ValueError):
 
 class UnsafeCheckpointError(CheckpointFormatError):
     """The pickle names something that could run code (the file is refused, nothing ran)."""
-
-
-# ---------------------------------------------------------------- what a pickle may name
-
-# Data helpers from code-capable packages that stay inert placeholders (never called for real).
-_INERT_DATA = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    ("torch", "Size"), ("torch", "device"), ("torch", "Tensor"), ("torch", "dtype"),
-    ("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage"),
-    ("collections", "defaultdict"), ("collections", "Counter"), ("collections", "deque"),
-    *((b, n) for b in ("builtins", "__builtin__") for n in ("set", "frozenset", "slice", "complex", "bytearray",
-                                                            "object", "range")),
-}
-_TORCH_DTYPES = {
-    "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int8", "uint8", "int16", "short",
-    "int32", "int", "int64", "long", "bool", "complex64", "complex128",
-}
-# Packages whose names in a pickle mean "run code at load time".
-CODE_PACKAGES = {
-    "os", "posix", "nt", "subprocess", "sys", "builtins", "__builtin__", "importlib", "runpy", "pty", "socket",
-    "shutil", "pickle", "_pickle", "marshal", "types", "ctypes", "code", "codeop", "webbrowser", "pdb", "bdb",
-    "timeit", "trace", "profile", "cProfile", "operator", "_operator", "functools", "_functools", "itertools",
-    "multiprocessing", "asyncio", "threading", "_thread", "signal", "platform", "inspect", "pkgutil",
-    "zipimport", "tempfile", "io", "_io", "pathlib", "glob", "fileinput", "urllib", "http", "ftplib",
-    "smtplib", "requests", "httpx", "setuptools", "pip", "distutils", "ensurepip", "venv", "gc", "weakref",
-    "torch", "numpy", "copyreg", "_codecs", "codecs", "collections", "sysconfig", "site", "zipfile", "tarfile",
-    "_posixsubprocess", "posixpath", "ntpath", "_winapi", "msvcrt", "_ctypes", "ast", "dis", "imp",
-}
-_GETATTR = {("builtins", "getattr"), ("__builtin__", "getattr")}
-
-
-def classify_global(module: str, name: str) -> str:
-    """"reader" (ours: rebuild helpers, OrderedDict, guarded getattr), "inert" (a placeholder that
-    records its arguments) or "refused" (could run code)."""
-    if (module, name) in _READER_FUNCTIONS or (module, name) in _GETATTR or (module, name) == (
-            "collections", "OrderedDict") or (module == "torch" and name in STORAGE_DTYPES):
-        return "reader"
-    if (module, name) in _INERT_DATA or (module == "torch" and name in _TORCH_DTYPES) or (
-            module == "numpy.dtypes" and name.endswith("DType")):
-        return "inert"
-    if module.split(".")[0] in CODE_PACKAGES or module.startswith("<") or not module:
-        return "refused"
-    return "inert"
 
 
 class Placeholder:

@@ -1,18 +1,19 @@
 """Small JSON records the hub keeps per user, never in the user's model folders.
 
-Folder: ``$DWPOSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/dwpose``, else ``%LOCALAPPDATA%\\dwpose`` on
-Windows, else ``~/.cache/dwpose``. Each record is one file named by a hash of the model file's
+Folder (:func:`cache_dir`): ``$DWPOSE_CACHE_DIR``, else ``%LOCALAPPDATA%\\dwpose\\cache`` on Windows,
+``~/Library/Caches/dwpose`` on macOS, ``$XDG_CACHE_HOME/dwpose`` (default ``~/.cache/dwpose``) elsewhere. Each record is one file named by a hash of the model file's
 absolute path, written atomically; an unreadable or unwritable cache only loses the fast path.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Optional
+
+from .digest import sha256_bytes
 
 log = logging.getLogger("dwpose.hub")
 
@@ -23,12 +24,12 @@ def cache_dir() -> Path:
     value = os.environ.get(ENV_CACHE, "").strip()
     if value:
         return Path(os.path.expandvars(value)).expanduser()
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "dwpose" / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "dwpose"
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg:
-        return Path(xdg).expanduser() / "dwpose"
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "dwpose"
-    return Path.home() / ".cache" / "dwpose"
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "dwpose"
 
 
 def absolute(path: Path) -> str:
@@ -39,7 +40,7 @@ def absolute(path: Path) -> str:
 
 
 def record_file(kind: str, path: Path) -> Path:
-    key = hashlib.sha256(absolute(path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    key = sha256_bytes(absolute(path).encode("utf-8", "surrogateescape"))[:32]
     return cache_dir() / kind / f"{key}.json"
 
 

@@ -130,7 +130,7 @@ class Browser:
                 raise RuntimeError("Chromium did not start (no DevToolsActivePort)")
             time.sleep(0.1)
         port, path = port_file.read_text().splitlines()[:2]
-        self.ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, open_timeout=30)
+        self.ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, open_timeout=30).__enter__()
         self.next_id = 0
         self.events: list[dict] = []
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]

@@ -6,6 +6,7 @@ in this folder. The pack is imported once per process under the name ``comfyui_d
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -15,8 +16,14 @@ PACK_NAME = "comfyui_dwpose"
 
 
 def real_comfy_available() -> bool:
-    return importlib.util.find_spec("comfy") is not None and "comfy_stubs" not in str(
-        getattr(importlib.util.find_spec("comfy"), "origin", ""))
+    """ComfyUI's own ``comfy`` package is importable (not our stand-ins, and not some unrelated folder
+    named ``comfy`` that Python would take as a namespace package, such as a ComfyUI checkout's root)."""
+    spec = importlib.util.find_spec("comfy")
+    if spec is None:
+        return False
+    locations = [str(p) for p in (spec.submodule_search_locations or [])]
+    return any(os.path.isfile(os.path.join(p, "model_management.py")) and "comfy_stubs" not in p
+               for p in locations)
 
 
 def use_stubs() -> bool:
@@ -25,6 +32,9 @@ def use_stubs() -> bool:
         return False
     if str(STUBS) not in sys.path:
         sys.path.insert(0, str(STUBS))
+    stale = sys.modules.get("comfy")
+    if stale is not None and getattr(stale, "__file__", None) is None:  # a namespace package, not ComfyUI
+        del sys.modules["comfy"]
     return True
 
 

@@ -295,10 +295,7 @@ export class PoseEditor {
     this.canvas.height = Math.round(h * dpr);
     this.canvas.style.width = w + "px";
     this.canvas.style.height = h + "px";
-    if (refit || !this.fitted) {
-      this.fitted = true;
-      this.fit();
-    }
+    if (refit || !this.view.touched) this.fit(); // until the user zooms or pans, keep the frame fitted
     this.redraw();
   }
 

@@ -27,13 +27,13 @@ export class Timeline {
     };
     const row = el("div", "dwpe-row");
     row.append(
-      button("⏮", "First frame (Home)", () => editor.setFrame(0)),
+      button("|◀", "First frame (Home)", () => editor.setFrame(0)),
       button("◆◀", "Previous key frame ([)", () => editor.jumpKey(-1)),
       button("◀", "Previous frame (←)", () => editor.setFrame(editor.frame - 1)),
       this.slider,
       button("▶", "Next frame (→)", () => editor.setFrame(editor.frame + 1)),
       button("▶◆", "Next key frame (])", () => editor.jumpKey(1)),
-      button("⏭", "Last frame (End)", () => editor.setFrame(n - 1)),
+      button("▶|", "Last frame (End)", () => editor.setFrame(n - 1)),
       this.label,
     );
     const range = el("div", "dwpe-row dwpe-range");

@@ -5,6 +5,7 @@ export class View {
     this.scale = 1;
     this.ox = 0;
     this.oy = 0;
+    this.touched = false; // true once the user zoomed or panned: resizing then keeps the view
   }
 
   toScreen(x, y) {
@@ -20,17 +21,20 @@ export class View {
     this.scale = Math.max(1e-3, Math.min((boxW - 2 * margin) / w, (boxH - 2 * margin) / h));
     this.ox = (boxW - w * this.scale) / 2;
     this.oy = (boxH - h * this.scale) / 2;
+    this.touched = false;
   }
 
   // Zoom by `factor` keeping the canvas point under (sx, sy) in place.
   zoomAt(sx, sy, factor) {
     const [x, y] = this.toCanvas(sx, sy);
+    this.touched = true;
     this.scale = Math.min(64, Math.max(0.02, this.scale * factor));
     this.ox = sx - x * this.scale;
     this.oy = sy - y * this.scale;
   }
 
   pan(dx, dy) {
+    if (dx || dy) this.touched = true;
     this.ox += dx;
     this.oy += dy;
   }
