@@ -81,7 +81,7 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("models")
     m.add_argument("--det", default=DEFAULT_DETECTOR, help="detector: registry name, file path, or 'none' (whole frame)")
     m.add_argument("--pose", default=DEFAULT_POSE, help="pose model: registry name or file path (.onnx, or .pth with the torch backend)")
-    m.add_argument("--det-size", type=int, default=640, metavar="N", help="detector input size (multiple of 32, 320-1280); smaller is faster, finds fewer small people")
+    m.add_argument("--det-size", type=int, default=None, metavar="N", help="detector input size (multiple of 32, 320-1280; default: the model's own, 640 for yolox_l); smaller is faster, finds fewer small people")
     m.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
     m.add_argument("--device", default=None, help="torch device (cuda, cuda:1, mps, xpu, cpu) or ONNX Runtime provider; default: the best available")
     m.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="torch backend weights")
@@ -125,7 +125,7 @@ def job_from_args(args):
     from .annotate import AnnotateOptions, Parts
     from .estimator_pool import ModelSetup
 
-    if args.det_size % 32 or not 320 <= args.det_size <= 1280:
+    if args.det_size is not None and (args.det_size % 32 or not 320 <= args.det_size <= 1280):
         raise UsageError(f"--det-size must be a multiple of 32 from 320 to 1280, got {args.det_size}.")
     if args.resolution is not None and args.resolution < 64:
         raise UsageError(f"--resolution must be at least 64, got {args.resolution}.")

@@ -41,9 +41,9 @@ class ModelSetup:
     device: Optional[str] = None  # torch device string or ONNX Runtime provider; None = the core's choice
     precision: str = "fp32"
     providers: str = "auto"  # ONNX Runtime providers ("auto", or a name such as "cuda", "cpu")
-    det_size: int = 640
+    det_size: Optional[int] = None  # detector input size; None = the model file's own (640 for yolox_l)
     download: bool = True
-    device_option: str = "device"  # how the device is named where the user set it (error messages)
+    device_option: Optional[str] = None  # how the device setting is named where the user set it (messages)
 
     def __post_init__(self) -> None:
         if self.detector in ("", "none", "None"):
@@ -57,7 +57,7 @@ class ModelSetup:
 
 def build_estimator(setup: ModelSetup):
     """A :class:`~dwpose_core.pipeline.WholeBodyEstimator` for ``setup``, with the fallback rule."""
-    from .backends import BackendError
+    from .backends import BackendError, DeviceError
     from .pipeline import WholeBodyEstimator
 
     def build(backend: str):
@@ -67,6 +67,8 @@ def build_estimator(setup: ModelSetup):
 
     try:
         return build(setup.backend)
+    except DeviceError:  # the device asked for is not there: never a silent run elsewhere
+        raise
     except BackendError as exc:
         if setup.backend != "auto" or not _onnx_fallback_possible(setup):
             raise

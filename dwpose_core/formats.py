@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -60,15 +59,9 @@ __all__ = [
 
 COCO_FROM_BODY25 = sk.COCO_FROM_BODY25
 
-_POSE_KEY = "pose_keypoints_2d"
-_FOOT_KEY = "foot_keypoints_2d"
-_FACE_KEY = "face_keypoints_2d"
-_LEFT_KEY = "hand_left_keypoints_2d"
-_RIGHT_KEY = "hand_right_keypoints_2d"
-_WHOLEBODY_KEY = "wholebody_keypoints_2d"
-_BOX_KEY = "box_2d"
-_PARTS_KEY = "parts"
-_TRACK_KEY = "track_id"
+# The field names are the reader's (one place): pose_reader.
+from .pose_reader import (_BOX_KEY, _FACE_KEY, _FOOT_KEY, _LEFT_KEY, _PARTS_KEY, _POSE_KEY,  # noqa: E402
+                          _RIGHT_KEY, _TRACK_KEY, _WHOLEBODY_KEY)
 
 PoseKeypointInput = Union[str, bytes, bytearray, dict, Sequence[dict]]
 
@@ -157,36 +150,18 @@ def _person_dict(frame: FramePose, person: Person, toggles: dict, threshold: flo
 
 # ---------------------------------------------------------------------------- files
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_json(path: Union[str, os.PathLike], data: Union[PoseKeypointInput, Sequence[FramePose]]) -> Path:
     """Write POSE_KEYPOINT (or FramePose objects, converted with the defaults) as UTF-8 JSON.
 
     The file is written to a temporary name and renamed, so a reader never sees half a file.
     """
-    path = Path(path)
+    from .outputs import write_bytes
+
     if isinstance(data, FramePose) or (isinstance(data, (list, tuple)) and data
                                        and all(isinstance(f, FramePose) for f in data)):
         data = to_pose_keypoint(data)
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the user's file follows their umask
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    return write_bytes(path, text.encode("utf-8"))
 
 
 def load_json(path: Union[str, os.PathLike], *, canvas_size: Optional[tuple[int, int]] = None) -> list[dict]:

@@ -20,9 +20,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from .backends import load_model, release_model
-from .detection import DetectionThresholds, PersonDetector
-from .images import to_rgb_uint8
+from .backends import acquire_model
+from .detection import DetectionThresholds, PersonDetector, check_det_size, sanitize_boxes
+from .images import to_frame_list
 from .pose import WholeBodyPoseModel
 from .selection import check_mode, select_indices
 from .types import FramePose, Person
@@ -62,14 +62,8 @@ def resolve_model(ref: ModelRef, kind: str, download: bool = True) -> tuple[Path
 
 
 def normalise_frames(frames) -> list[np.ndarray]:
-    if isinstance(frames, np.ndarray):
-        if frames.ndim == 4:
-            frames = list(frames)
-        elif frames.ndim in (2, 3):
-            frames = [frames]
-        else:
-            raise ValueError(f"Expected frames as (N, H, W, C) or one image; got an array of shape {frames.shape}.")
-    return [to_rgb_uint8(f) for f in frames]
+    """Frames in any accepted form (see :func:`dwpose_core.images.to_frame_list`) -> uint8 RGB list."""
+    return to_frame_list(frames)
 
 
 class WholeBodyEstimator:
@@ -82,35 +76,45 @@ class WholeBodyEstimator:
 
     def __init__(self, detector: Optional[ModelRef] = DEFAULT_DETECTOR, pose: ModelRef = DEFAULT_POSE, *,
                  backend: str = "auto", device: Optional[str] = None, precision: str = "fp32",
-                 providers="auto", download: bool = True, det_size: int = 640, device_option: str = "device"):
+                 providers="auto", download: bool = True, det_size: Optional[int] = None,
+                 device_option: Optional[str] = None):
         load = dict(backend=backend, device=device, precision=precision, providers=providers,
-                    **_device_option(device_option))
+                    option_name=device_option)
         self.detector: Optional[PersonDetector] = None
-        self._released = False
-        if detector not in (None, "", "none", "None"):
-            det_path, order = resolve_model(detector, "detector", download)
-            self.detector = _make_detector(load_model(det_path, **load), order or "bgr", det_size)
+        self._handles: list = []
         try:
+            if detector not in (None, "", "none", "None"):
+                det_path, order = resolve_model(detector, "detector", download)
+                size = _det_size(det_size, det_path)
+                handle = acquire_model(det_path, det_size=size, **load)
+                self._handles.append(handle)
+                self.detector = PersonDetector(handle, channel_order=order or "bgr", det_size=size)
             pose_path, _ = resolve_model(pose, "pose", download)
-            self.pose = WholeBodyPoseModel(load_model(pose_path, **load))
+            handle = acquire_model(pose_path, batch="any", **load)
+            self._handles.append(handle)
+            self.pose = WholeBodyPoseModel(handle)
         except BaseException:
-            if self.detector is not None:  # do not keep a half-built estimator's detector (GPU memory)
-                release_model(self.detector.model)
+            self.release()  # do not keep a half-built estimator's models (GPU memory)
             raise
 
     @property
     def info(self) -> dict:
         return {"detector": self.detector.model.info if self.detector else None, "pose": self.pose.model.info}
 
+    @property
+    def models(self) -> list:
+        """The shared models this estimator holds (detector first), e.g. for a host's memory manager."""
+        return [h.model for h in self._handles if not h.released]
+
     def release(self) -> None:
-        """Free both models (GPU memory included); the estimator is unusable afterwards.
-        Releasing twice is a no-op: it never frees a model that another estimator holds."""
-        if self._released:
-            return
-        self._released = True
-        if self.detector is not None:
-            release_model(self.detector.model)
-        release_model(self.pose.model)
+        """Give this estimator's models back (freed when no other holder has them); the estimator is
+        unusable afterwards. Releasing twice is a no-op."""
+        for handle in self._handles:
+            handle.release()
+
+    @property
+    def _released(self) -> bool:
+        return bool(self._handles) and all(h.released for h in self._handles)
 
     def __call__(self, frames, *, det_threshold: float = 0.3, nms_threshold: float = 0.45,
                  candidate_threshold: float = 0.1, max_people: Optional[int] = None, selection: str = "all",
@@ -168,7 +172,9 @@ class WholeBodyEstimator:
 
     def _detect(self, frames: list[np.ndarray], thresholds, given) -> list[tuple[np.ndarray, np.ndarray]]:
         if given is not None:
-            return [_clean_boxes(b, s, f, thresholds) for (b, s), f in zip(given, frames)]
+            # Boxes from outside (or carried from the previous frame) follow the detector's rules:
+            # clipped to the frame, empty or non-finite ones dropped, at most max_detections.
+            return [sanitize_boxes(b, s, f.shape[:2], thresholds.max_detections) for (b, s), f in zip(given, frames)]
         if self.detector is not None:
             return self.detector(frames, thresholds)
         return [(np.array([[0, 0, f.shape[1], f.shape[0]]], np.float32), np.ones(1, np.float32)) for f in frames]
@@ -195,52 +201,28 @@ class WholeBodyEstimator:
         return out
 
 
-def _device_option(name: str) -> dict:
-    """Pass the device option's name to load_model when the backends take it."""
-    import inspect
+def _det_size(det_size: Optional[int], path: Path) -> Optional[int]:
+    """None (run the file as it is) when no size is asked or the file's own size is; else the size.
+    The file's own size comes from the registry; YOLOX files it does not know are taken as 640."""
+    if det_size in (None, 0):
+        return None
+    size = check_det_size(det_size)
+    from . import hub
 
-    return {"option_name": name} if "option_name" in inspect.signature(load_model).parameters else {}
-
-
-def _make_detector(model, order: str, det_size: int) -> PersonDetector:
-    import inspect
-
-    if det_size != 640 or "det_size" in inspect.signature(PersonDetector).parameters:
-        return PersonDetector(model, channel_order=order, det_size=det_size)
-    return PersonDetector(model, channel_order=order)
+    try:
+        own = hub.get_spec(path.name).input_hw[0]
+    except Exception:  # noqa: BLE001 - a custom file: the published YOLOX contract
+        own = 640
+    return None if size == own else size
 
 
 def _thresholds(candidate: float, nms: float, keep: float, max_detections: int) -> DetectionThresholds:
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(DetectionThresholds)}
-    extra = {"max_detections": int(max_detections)} if "max_detections" in names else {}
-    return DetectionThresholds(candidate, nms, keep, **extra)
+    return DetectionThresholds(candidate, nms, keep, max_detections=int(max_detections))
 
 
 def _given(boxes) -> tuple[np.ndarray, np.ndarray]:
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
     return b, np.ones(len(b), np.float32)
-
-
-def _clean_boxes(boxes: np.ndarray, scores: np.ndarray, frame: np.ndarray, thresholds
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes given from outside (or carried from the previous frame) follow the detector's rules:
-    clipped to the frame, empty or non-finite ones dropped, at most max_detections."""
-    h, w = frame.shape[:2]
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    s = np.asarray(scores, np.float64).reshape(-1)
-    finite = np.all(np.isfinite(b), axis=1) & np.isfinite(s)
-    b, s = b[finite], s[finite]
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
-    ok = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-    b, s = b[ok], s[ok]
-    limit = getattr(thresholds, "max_detections", None)
-    if limit is not None and len(b) > limit:
-        order = np.argsort(-s, kind="stable")[:limit]
-        b, s = b[order], s[order]
-    return b.astype(np.float32), s.astype(np.float32)
 
 
 def _choose_tracks_on_boxes(frames, detections, state: VideoState, ranking: dict):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -78,55 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(tmp_path)`` to a temporary file next to ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        if os.path.getsize(tmp) == 0:
-            raise OSError(f"nothing was written to {path}")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_png(path: Path, rgb) -> None:
-    import cv2
+    from .outputs import write_image
 
-    ok, data = cv2.imencode(".png", rgb[:, :, ::-1])
-    if not ok:
-        raise OSError(f"could not encode {path.name}")
-    _atomic_write(path, lambda tmp: data.tofile(tmp))  # tofile: non-ASCII paths work
+    write_image(path, rgb)
 
 
 def _write_video(path: Path, pictures: Sequence, fps: float) -> None:
-    import cv2
+    from .outputs import VideoFileWriter
 
-    height, width = pictures[0].shape[:2]
-
-    def write(tmp: str) -> None:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-        if not writer.isOpened():
-            raise OSError(f"this OpenCV cannot write MP4 video ({path.name})")
-        try:
-            for rgb in pictures:
-                writer.write(rgb[:, :, ::-1])
-        finally:
-            writer.release()
-
-    _atomic_write(path, write)
+    writer = VideoFileWriter(path, fps)
+    try:
+        for rgb in pictures:
+            writer.write(rgb)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.close()
 
 
 def _render_one(path: Path, args) -> list[Path]:

@@ -23,6 +23,9 @@ TIP_POSE = ("Whole-body pose model (133 keypoints). dw-ll_ucoco_384 is the most 
 TIP_BACKEND = ("auto: torch on ComfyUI's GPU when available, else ONNX Runtime. torch: runs the models in "
                "ComfyUI's own torch (no onnxruntime-gpu needed). onnxruntime: ONNX Runtime with its best provider.")
 TIP_PRECISION = "Weights precision for the torch backend (ONNX Runtime always runs the file as exported)."
+TIP_DET_SIZE = ("Detector input size, a multiple of 32 from 320 to 1280; 0 = the model file's own (640 for "
+                "yolox_l). Smaller is faster and finds fewer small or distant people: 416 is plenty for one "
+                "person filling the frame.")
 TIP_DEVICE = "auto: ComfyUI's torch device (see its --cpu / --cuda-device options). cpu: force the CPU."
 
 
@@ -39,11 +42,11 @@ class DWPoseModel:
         return POOL.get(self.slot, self.spec)
 
 
-def _setup(detector, pose, backend="auto", device="auto", precision="fp32", det_size=640):
+def _setup(detector, pose, backend="auto", device="auto", precision="fp32", det_size=0):
     from dwpose_core.estimator_pool import ModelSetup
 
     return ModelSetup(model_ref(detector), model_ref(pose), backend=backend, device=_device(device),
-                      precision=precision, det_size=int(det_size), device_option="the 'device' widget")
+                      precision=precision, det_size=int(det_size) or None, device_option="device")
 
 
 def model_ref(name: Optional[str]) -> Optional[str]:
@@ -111,12 +114,15 @@ class DWPoseModelLoader:
                 "precision": (choices.PRECISIONS, {"default": "fp32", "tooltip": TIP_PRECISION}),
                 "device": (choices.DEVICES, {"default": "auto", "tooltip": TIP_DEVICE}),
             },
+            "optional": {  # appended 2026-12
+                "det_size": ("INT", {"default": 0, "min": 0, "max": 1280, "step": 32, "tooltip": TIP_DET_SIZE}),
+            },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
     def load_model(self, bbox_detector, pose_estimator, backend="auto", precision="fp32", device="auto",
-                   unique_id=None):
-        model = DWPoseModel(_setup(bbox_detector, pose_estimator, backend, device, precision),
+                   det_size=0, unique_id=None):
+        model = DWPoseModel(_setup(bbox_detector, pose_estimator, backend, device, precision, det_size),
                             f"loader:{unique_id}")
         model.estimator()  # load now, so that a missing file is reported on this node
         return (model,)
@@ -195,10 +201,8 @@ class DWPoseEstimator:
                 "max_detections": ("INT", {"default": 100, "min": 1, "max": 1000,
                                            "tooltip": "At most this many people per frame go on to the pose "
                                                       "stage (the most confident first)."}),
-                "det_size": ("INT", {"default": 640, "min": 320, "max": 1280, "step": 32,
-                                     "tooltip": "Detector input size. 640 is the published model's; smaller is "
-                                                "faster and finds fewer small or distant people (416 is plenty "
-                                                "for one person filling the frame)."}),
+                "det_size": ("INT", {"default": 0, "min": 0, "max": 1280, "step": 32,
+                                     "tooltip": TIP_DET_SIZE}),
                 "bboxes": ("BOUNDING_BOX", {"forceInput": True, "tooltip": "Person boxes per frame from another node (ComfyUI core's "
                                                        "BOUNDING_BOX); when connected the detector does not run."}),
             },
@@ -210,7 +214,7 @@ class DWPoseEstimator:
                       pose_estimator=choices.DEFAULT_POSE, scale_stick_for_xinsir_cn="disable",
                       detect_feet="disable", backend="auto", detection_threshold=0.3, person_selection="all",
                       top_k=1, dwpose_model=None, tracking=False, smoothing=0.0, detect_every=1,
-                      continue_clip=False, profile=choices.DEFAULT_PROFILE, max_detections=100, det_size=640,
+                      continue_clip=False, profile=choices.DEFAULT_PROFILE, max_detections=100, det_size=0,
                       bboxes=None, unique_id=None):
         from dwpose_core.annotate import AnnotateOptions, ClipState, Parts
 

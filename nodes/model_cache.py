@@ -12,15 +12,8 @@ log = logging.getLogger("dwpose")
 
 
 def estimator_models(estimator) -> list:
-    """The InferenceModel objects an estimator holds (detector first, when it has one)."""
-    models = []
-    detector = getattr(estimator, "detector", None)
-    if detector is not None:
-        models.append(detector.model)
-    pose = getattr(estimator, "pose", None)
-    if pose is not None:
-        models.append(pose.model)
-    return models
+    """The shared InferenceModel objects an estimator holds (detector first, when it has one)."""
+    return list(getattr(estimator, "models", []))
 
 
 def release_everything() -> None:

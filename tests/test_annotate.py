@@ -194,13 +194,15 @@ def test_releasing_an_estimator_twice_keeps_models_another_holds(tmp_path):
     path = make_pose(tmp_path / "pose.onnx")
     first = WholeBodyEstimator(None, path, backend="onnxruntime")
     second = WholeBodyEstimator(None, path, backend="onnxruntime")
-    assert first.pose.model is second.pose.model
+    (shared,) = first.models
+    assert second.models == [shared]  # one model, two holders
     first.release()
     first.release()
+    assert first.models == [] and any(m is shared for m in backends._cache.values())
     out = second(np.zeros((1, 64, 48, 3), np.uint8))  # still usable: the shared model was not freed
     assert len(out[0].people) == 1
     second.release()
-    assert all(m is not second.pose.model for m in backends._cache.values())
+    assert all(m is not shared for m in backends._cache.values())
 
 
 def test_boxes_from_comfyui_bounding_box_values():

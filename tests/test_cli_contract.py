@@ -169,7 +169,7 @@ def test_smooth_without_a_value_means_strength_1(tmp_path):
 
 def test_help_shows_defaults_examples_environment_and_exit_codes():
     text = " ".join(cli.build_parser().format_help().split())
-    assert "default: yolox_l.onnx" in text and "default: 640" in text
+    assert "default: yolox_l.onnx" in text and "default: the model's own, 640 for yolox_l" in text
     assert text.count("python -m dwpose_core ") >= 3
     for var in ("DWPOSE_CKPTS_DIR", "HF_HUB_OFFLINE", "HF_ENDPOINT"):
         assert var in text

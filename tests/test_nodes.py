@@ -270,14 +270,14 @@ def test_models_are_cached_and_only_what_changed_reloads(nodes, env):
     first = POOL._held["estimator:cache"][1]
     run_estimator(nodes, comfy_batch(1), unique_id="cache")
     assert POOL._held["estimator:cache"][1] is first  # same widgets: same estimator
-    old_detector = first.detector.model
+    old_detector, old_pose = first.models
     run_estimator(nodes, comfy_batch(1), unique_id="cache", bbox_detector="none")
     second = POOL._held["estimator:cache"][1]
     assert second is not first and second.detector is None
-    assert second.pose.model is first.pose.model  # the pose model did not reload
+    assert second.models == [old_pose]  # the pose model did not reload
     assert all(m is not old_detector for m in backends._cache.values())  # the unused detector was freed
     run_estimator(nodes, comfy_batch(1), unique_id="other")  # another node using the detector...
-    shared = POOL._held["estimator:other"][1].detector.model
+    shared = POOL._held["estimator:other"][1].models[0]
     run_estimator(nodes, comfy_batch(1), unique_id="cache", bbox_detector="oracle_det.onnx")
     run_estimator(nodes, comfy_batch(1), unique_id="cache", bbox_detector="none")
     assert any(m is shared for m in backends._cache.values())  # ...keeps it loaded

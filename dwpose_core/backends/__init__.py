@@ -207,8 +207,9 @@ def _any_batch(path: Path, providers):
         return model
     try:
         derived = OrtModel(derived_graph(path), providers=providers)
-    except BackendError as exc:  # an optimisation: the file itself still runs, one item per call
-        log.warning("DWPose: %s runs one item per call (%s)", path.name, exc)
+    except (BackendError, ValueError) as exc:  # an optimisation: the file itself still runs, one item per call
+        # (ValueError: a graph that is not an architecture the pack can rewrite, e.g. a custom model)
+        log.info("DWPose: %s runs one item per call (%s)", path.name, exc)
         return model
     model.release()
     return derived

@@ -62,5 +62,5 @@ def select_tracks(
     out = []
     for frame in frames:
         keep = sorted((p for p in frame.people if p.track_id in order), key=lambda p: order[p.track_id])
-        out.append(FramePose(frame.width, frame.height, [p.copy() for p in keep]))
+        out.append(FramePose(frame.width, frame.height, [p.copy() for p in keep], frame.parts))
     return out
