@@ -182,3 +182,12 @@ def test_wrong_values_name_the_flag(tmp_path, models, capsys):
     assert "--det-size" in capsys.readouterr().err
     assert cli.main([str(img), "--out", str(tmp_path / "o"), *models, "--top-k", "0"]) == 2
     assert "--top-k" in capsys.readouterr().err
+
+
+def test_an_accelerator_torch_cannot_see_is_exit_2_never_a_cpu_run(tmp_path, models, capsys):
+    img = image(tmp_path / "x.png")
+    args = [a for a in models if a not in ("--backend", "onnxruntime")]
+    assert cli.main([str(img), "--out", str(tmp_path / "o"), *args, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("error:") and "--device" in err[0]
+    assert not (tmp_path / "o" / "x.json").exists()
