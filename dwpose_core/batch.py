@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .batch_inputs import LIST_SUFFIXES, expand_inputs, read_path_list  # noqa: F401 - re-exported
-from .cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, UsageError, add_job_arguments, classify, job_from_args
+from .cli import (EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, UsageError, add_job_arguments, job_from_args,
+                  one_line, run_reporting)
 
 log = logging.getLogger("dwpose")
 
@@ -88,10 +89,11 @@ class _Stopped(KeyboardInterrupt):
 
 
 def annotate_one(annotator, item, out: Path, retries: int = 0, stop: Optional[threading.Event] = None,
-                 problem: Optional[str] = "check") -> Optional[dict]:
+                 problem: Optional[str] = "check", source=None) -> Optional[dict]:
     """Annotate ``item`` into ``out`` -> its summary row (done or failed); None when ``stop`` was set
     while it ran (a video keeps its frames done in ``<base>.incomplete.json``). ``problem``: the
-    result of :func:`~dwpose_core.inputs.check_input` when the caller checked it already."""
+    result of :func:`~dwpose_core.inputs.check_input` when the caller checked it already; ``source``:
+    a :class:`~dwpose_core.frame_source.FrameSource` already reading the input ahead (first attempt)."""
     from .batch_summary import make_row
     from .file_annotation import annotate_file
     from .inputs import check_input
@@ -99,6 +101,8 @@ def annotate_one(annotator, item, out: Path, retries: int = 0, stop: Optional[th
     if problem == "check":
         problem = check_input(item.path, item.kind)
     if problem:
+        if source is not None:
+            source.close()
         return make_row(item, out, "failed", error=problem)
 
     def progress(_frames: int) -> None:
@@ -110,11 +114,13 @@ def annotate_one(annotator, item, out: Path, retries: int = 0, stop: Optional[th
     while attempts <= retries:
         attempts += 1
         try:
-            result = annotate_file(annotator, item.path, item.kind, out, item.base, progress=progress)
+            result = annotate_file(annotator, item.path, item.kind, out, item.base, progress=progress,
+                                   source=source)
         except _Stopped:
             return None
         except Exception as exc:  # noqa: BLE001 - recorded; one input never stops the others
-            error = _one_line(exc)
+            source = None  # consumed: a retry reads the file again
+            error = one_line(exc)
             if isinstance(exc, ValueError):
                 break  # the input's own content: another attempt gives the same answer
             continue
@@ -139,11 +145,6 @@ def remove_stale_temporaries(item, out: Path) -> list[Path]:
             except OSError:
                 pass
     return removed
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------------- local run
@@ -171,23 +172,11 @@ def _torch_gpu_count(backend: str) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _warm(path: Path, limit: int = 64 << 20) -> None:
-    """Bring the file's bytes into the OS cache (read when small, read-ahead advice when large)."""
-    try:
-        with open(path, "rb") as fh:
-            if os.path.getsize(path) <= limit:
-                while fh.read(1 << 20):
-                    pass
-            elif hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
-    except OSError:
-        pass  # the worker will report it
-
-
 def run_local(pending, setup, options, args, record: Callable[[int, dict], None]) -> bool:
     """Annotate ``pending`` [(index, InputFile)] here; ``record(index, row)`` for each finished one.
     Returns True when interrupted."""
     from .annotate import PoseAnnotator
+    from .frame_source import FrameSource
     from .inputs import check_input
 
     devices = worker_devices(setup, args.workers)
@@ -205,14 +194,17 @@ def run_local(pending, setup, options, args, record: Callable[[int, dict], None]
                 if stop.is_set():
                     break
                 problem = check_input(item.path, item.kind)
-                if problem is None:
-                    _warm(item.path)
+                # Decode ahead: an image whole, a video's first chunk, while the workers are busy.
+                source = FrameSource(item.path, item.kind).read_ahead() if problem is None else None
                 while not stop.is_set():
                     try:
-                        tasks.put((index, item, problem), timeout=0.2)
+                        tasks.put((index, item, problem, source), timeout=0.2)
                         break
                     except queue.Full:
                         continue
+                else:
+                    if source is not None:
+                        source.close()
         finally:
             for _ in annotators:
                 tasks.put(None)
@@ -220,15 +212,17 @@ def run_local(pending, setup, options, args, record: Callable[[int, dict], None]
     def work(annotator) -> None:
         try:
             while (task := tasks.get()) is not None:
-                index, item, problem = task
+                index, item, problem, source = task
                 if stop.is_set():
+                    if source is not None:
+                        source.close()
                     continue  # left pending
                 try:
-                    row = annotate_one(annotator, item, args.out, args.retries, stop, problem)
+                    row = annotate_one(annotator, item, args.out, args.retries, stop, problem, source)
                 except BaseException as exc:  # noqa: BLE001 - reported as the input's error
                     from .batch_summary import make_row
 
-                    row = make_row(item, args.out, "failed", error=_one_line(exc))
+                    row = make_row(item, args.out, "failed", error=one_line(exc))
                 if row is not None:
                     results.put((index, row))
         finally:
@@ -272,23 +266,7 @@ def _ray_flag(argv: list[str]) -> list[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     argv = _ray_flag(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    level = logging.ERROR if args.quiet else logging.INFO
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(message)s")
-    log.setLevel(level)
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        print("interrupted before any input was done", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - one line; --debug shows the traceback
-        if args.debug:
-            raise
-        code, lines = classify(exc)
-        print(f"error: {lines[0]}", file=sys.stderr)
-        for line in lines[1:]:
-            print(f"  {line}", file=sys.stderr)
-        return code
+    return run_reporting(_run, args)
 
 
 def _run(args) -> int:

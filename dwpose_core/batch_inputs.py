@@ -60,7 +60,7 @@ def _parquet_paths(path: Path) -> list[str]:
 def expand_inputs(items: list[str], out: Path):
     """INPUTS -> InputFile list (unchecked), in order, each path once, with unique output names."""
     from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-    from .inputs import InputFile, _walk, assign_output_names, kind_of
+    from .inputs import InputFile, assign_output_names, kind_of, walk_folder
 
     found, seen = [], set()
     media = IMAGE_SUFFIXES | VIDEO_SUFFIXES
@@ -74,7 +74,7 @@ def expand_inputs(items: list[str], out: Path):
 
     def add_any(path: Path, root: Optional[Path]) -> None:
         if path.is_dir() and path.suffix.lower() not in media:
-            files = list(_walk(path, out))
+            files = list(walk_folder(path, out))
             if not files:
                 print(f"warning: {path}: the folder contains no images or videos", file=sys.stderr)
             for f in files:

@@ -31,7 +31,7 @@ __all__ = ["MISSING", "available", "require", "Annotate", "run_ray", "actor_plan
 
 log = logging.getLogger("dwpose")
 
-MISSING = ("--ray needs Ray Data, which is not installed: pip install 'ray[data]>=2.9' "
+MISSING = ("--ray needs Ray Data, which is not installed: pip install 'ray[data]>=2.10' "
            "(or pip install -r requirements-ray.txt, or pip install 'comfyui-dwpose[ray]')")
 
 

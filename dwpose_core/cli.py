@@ -162,9 +162,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
-    _configure_logging(args.quiet)
+    return run_reporting(_run, args)
+
+
+def run_reporting(run, args) -> int:
+    """``run(args)`` with the command line's contract: logging by ``args.quiet``, every failure one
+    ``error:`` line with its exit code (a traceback only with ``args.debug``), Ctrl-C exit 130."""
+    configure_logging(args.quiet)
     try:
-        return _run(args)
+        return run(args)
     except KeyboardInterrupt:
         print("interrupted before any input was done", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -178,7 +184,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return code
 
 
-def _configure_logging(quiet: bool) -> None:
+def configure_logging(quiet: bool) -> None:
     level = logging.ERROR if quiet else logging.INFO
     root = logging.getLogger()
     if not root.handlers:
@@ -257,7 +263,7 @@ def _one(annotator, item, args, bar) -> bool:
     from tqdm import tqdm
 
     from .backends import BackendError
-    from .file_annotation import annotate_file, partial_result
+    from .file_annotation import annotate_file
 
     frames_bar = None
     if item.kind == "video" and not args.quiet:
@@ -273,7 +279,7 @@ def _one(annotator, item, args, bar) -> bool:
     except Exception as exc:  # noqa: BLE001 - one bad input never stops the others
         if args.debug:
             raise
-        tqdm.write(f"error: {item.path}: {_one_line(exc)}", file=sys.stderr)
+        tqdm.write(f"error: {item.path}: {one_line(exc)}", file=sys.stderr)
         _report_partial(exc, item, tqdm)
         return False
     finally:
@@ -292,7 +298,8 @@ def _report_partial(exc: BaseException, item, tqdm) -> None:
         tqdm.write(f"  kept the {frames} frame(s) done of {item.path} in {kept}", file=sys.stderr)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An error as one line: its message, with the type for errors whose message alone says little."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if not isinstance(exc, (KeyError, TypeError, AttributeError, IndexError)) else \
         f"{type(exc).__name__}: {text}"

@@ -20,11 +20,11 @@ import numpy as np
 
 from . import outputs
 from .annotate import ClipState, PoseAnnotator
+from .frame_source import VIDEO_CHUNK, FrameSource
 
 __all__ = ["FileResult", "annotate_image", "annotate_video", "annotate_file", "output_paths", "partial_result",
            "VIDEO_CHUNK"]
 
-VIDEO_CHUNK = 32  # frames read and annotated at once: memory stays bounded on any clip length
 
 
 @dataclass
@@ -43,10 +43,12 @@ def output_paths(out: Path, base: Path, kind: str) -> dict[str, Path]:
 
 
 def annotate_file(annotator: PoseAnnotator, path: Path, kind: str, out: Path, base: Path,
-                  progress: Optional[Callable[[int], None]] = None) -> FileResult:
+                  progress: Optional[Callable[[int], None]] = None,
+                  source: Optional[FrameSource] = None) -> FileResult:
+    """``source``: the input's frames when the caller already started reading them (read-ahead)."""
     if kind == "image":
-        return annotate_image(annotator, path, out, base)
-    return annotate_video(annotator, path, out, base, progress=progress)
+        return annotate_image(annotator, path, out, base, source=source)
+    return annotate_video(annotator, path, out, base, progress=progress, source=source)
 
 
 def _encode_png(rgb: np.ndarray) -> bytes:
@@ -58,10 +60,10 @@ def _encode_png(rgb: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path) -> FileResult:
-    from .images import read_image
-
-    frame = read_image(path)
+def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
+                   source: Optional[FrameSource] = None) -> FileResult:
+    with source or FrameSource(path, "image") as frames:
+        (frame,) = next(iter(frames.chunks()))
     result = annotator([frame])
     names = output_paths(out, base, "image")
     pending: list[tuple[Path, bytes]] = []
@@ -83,23 +85,21 @@ def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path) 
 
 
 def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
-                   progress: Optional[Callable[[int], None]] = None, chunk: int = VIDEO_CHUNK) -> FileResult:
-    import cv2
-
+                   progress: Optional[Callable[[int], None]] = None, chunk: int = VIDEO_CHUNK,
+                   source: Optional[FrameSource] = None) -> FileResult:
     names = output_paths(out, base, "video")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise ValueError(f"OpenCV cannot open {path} as a video")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    source = source or FrameSource(path, "video", chunk)
+    try:
+        fps = source.fps
+    except BaseException:
+        source.close()
+        raise
     json_out = outputs.JsonFramesWriter(names["json"])
     pose_out = outputs.VideoFileWriter(names["pose"], fps) if annotator.options.draw else None
     face_out = outputs.VideoFileWriter(names["face"], fps) if annotator.options.face_crops else None
     state, result = ClipState(), FileResult()
     try:
-        while True:
-            frames = _read_frames(capture, chunk)
-            if not frames:
-                break
+        for frames in source.chunks():
             annotation = annotator(frames, state=state)
             json_out.write(annotation.pose_keypoint)
             for picture in annotation.pictures or ():
@@ -114,7 +114,7 @@ def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
         if result.frames == 0:
             raise ValueError(f"{path} has no readable frame")
     except BaseException as exc:
-        capture.release()
+        source.close()
         for writer in (pose_out, face_out):
             if writer is not None:
                 writer.discard()
@@ -122,7 +122,7 @@ def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
         # The caller's message says where the frames done were kept (see partial_result).
         exc.dwpose_partial = (kept, result.frames)
         raise
-    capture.release()
+    source.close()
     for writer in (pose_out, face_out):
         if writer is not None:
             done = writer.close()
@@ -135,15 +135,3 @@ def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
 def partial_result(exc: BaseException) -> tuple[Optional[Path], int]:
     """(incomplete JSON kept, frames in it) of a video that ended with ``exc``; (None, 0) otherwise."""
     return getattr(exc, "dwpose_partial", (None, 0))
-
-
-def _read_frames(capture, count: int) -> list[np.ndarray]:
-    import cv2
-
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    return frames

@@ -156,7 +156,7 @@ def check_input(path: Path, kind: Optional[str] = None) -> Optional[str]:
         return f"cannot be read ({exc.strerror or exc})"
 
 
-def _walk(folder: Path, skip: Optional[Path]) -> Iterable[Path]:
+def walk_folder(folder: Path, skip: Optional[Path]) -> Iterable[Path]:
     """Files below ``folder`` with a known suffix, sorted, not descending into ``skip`` or symlinked
     folders (no loops)."""
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -187,7 +187,7 @@ def collect_inputs(items: list[str], out: Optional[Path] = None) -> tuple[list[I
     for item in items:
         path = Path(item)
         if path.is_dir() and not path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-            files = list(_walk(path, out))
+            files = list(walk_folder(path, out))
             if not files:
                 rejected.append(Rejected(path, "the folder contains no images or videos"))
             for f in files:

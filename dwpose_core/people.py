@@ -21,17 +21,18 @@ __all__ = ["CHOOSE_MODES", "parse_indices", "has_track_ids", "keep_indices", "ke
 CHOOSE_MODES = SELECTION_MODES + ("by_index", "by_track_id")
 
 
-def parse_indices(text: str) -> list[int]:
-    """``"0, 2"`` (commas or semicolons) -> ``[0, 2]``; a ValueError says which token is wrong."""
+def parse_indices(text: str, what: str = "indices") -> list[int]:
+    """``"0, 2"`` (commas or semicolons) -> ``[0, 2]``; empty -> ``[]``. A ValueError names the
+    wrong token and ``what`` the text was (e.g. "track_ids")."""
     values = []
-    for token in str(text).replace(";", ",").split(","):
+    for token in str(text or "").replace(";", ",").split(","):
         token = token.strip()
         if not token:
             continue
         try:
             values.append(int(token))
         except ValueError:
-            raise ValueError(f"{token!r} in indices is not a whole number; write e.g. '0, 2'") from None
+            raise ValueError(f"{token!r} in {what} is not a whole number; write e.g. '0, 2'") from None
     return values
 
 

@@ -2,7 +2,8 @@
 
 Model lists show what is present (models/dwpose and the other folders the hub
 searches) followed by what the registry can download; the default stays first
-so that a fresh node gets it.
+so that a fresh node gets it. A custom file in the model folders is listed under
+the kind the hub's structure check says it is (under both when it cannot tell).
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def model_names(kind: str, folder_files: Sequence[str] = ()) -> list[str]:
         log.warning("DWPose: could not list %s models (%s).", kind, exc)
         statuses, registry_names = [], set()
     present = [m.name for m in statuses if m.path is not None]
-    custom = [f for f in folder_files if f.rsplit("/", 1)[-1] not in registry_names]
+    custom = [f for f in folder_files if f.rsplit("/", 1)[-1] not in registry_names and not _other_kind(f, kind)]
     downloadable = [m.name for m in statuses if m.path is None and m.downloadable]
     names = []
     for name in [default] + present + custom + downloadable:
@@ -78,6 +79,38 @@ def model_names(kind: str, folder_files: Sequence[str] = ()) -> list[str]:
     if kind == "detector":
         names.append(NO_DETECTOR)
     return names
+
+
+def _other_kind(name: str, kind: str) -> bool:
+    """True when the model-folder file ``name`` is a model of the other kind (a pose model in the
+    detector list, or the other way round), as the hub's structure check tells from the file.
+
+    The check is the one loading that file runs (the same question, so the same remembered verdict:
+    kept by path, size and mtime, across processes), so after the first listing it costs a stat.
+    A file whose kind cannot be told (not found, unreadable, an unknown layout) belongs to both
+    lists. Never raises: ComfyUI's node list must not break over one file.
+    """
+    try:
+        from pathlib import Path
+
+        from dwpose_core.hub import onnx_file
+        from dwpose_core.hub.trust import evaluate
+
+        from . import comfy_bridge
+
+        path = comfy_bridge.full_path(name)
+        if not path:
+            return False
+        parsed = onnx_file.parse_count
+        try:
+            result = evaluate(Path(path), None, kind)
+        finally:
+            if onnx_file.parse_count != parsed:
+                onnx_file.release(path)  # the list needs the verdict only, not the parsed graph in memory
+        return result.kind is not None and result.kind != kind
+    except Exception as exc:  # never break ComfyUI's node list over one file
+        log.debug("DWPose: could not tell the kind of %s (%s); listing it as either.", name, exc)
+        return False
 
 
 def flag(value) -> bool:

@@ -14,17 +14,12 @@ CATEGORY = "DWPose"
 
 def parse_track_ids(text: str, node_name: str) -> list[int]:
     """"0, 2" -> [0, 2]; an empty text -> [] (every track)."""
-    ids = []
-    for token in str(text or "").replace(";", ",").split(","):
-        token = token.strip()
-        if not token:
-            continue
-        try:
-            ids.append(int(token))
-        except ValueError:
-            raise ValueError(f"{node_name}: {token!r} in track_ids is not a whole number; write e.g. '0, 2' "
-                             f"or leave it empty for every track.") from None
-    return ids
+    from dwpose_core.people import parse_indices
+
+    try:
+        return parse_indices(text, "track_ids")
+    except ValueError as exc:
+        raise ValueError(f"{node_name}: {exc}, or leave it empty for every track.") from None
 
 
 class DWPoseRetarget:

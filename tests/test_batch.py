@@ -220,12 +220,24 @@ def test_the_next_input_is_read_while_the_current_one_runs(dataset, tmp_path, mo
             events.append(("end", path.name))
         return result
 
+    from dwpose_core import frame_source
+
+    real_read = frame_source.FrameSource._read
+
+    def read(self):
+        with lock:
+            events.append(("decode", self.path.name))
+        yield from real_read(self)
+
     monkeypatch.setattr(inputs, "check_input", check)
     monkeypatch.setattr(file_annotation, "annotate_file", annotate)
+    monkeypatch.setattr(frame_source.FrameSource, "_read", read)
     assert batch.main([str(dataset), "--out", str(tmp_path / "out"), *model_args]) == 0
     first = next(name for kind, name in events if kind == "start")
     second = next(name for kind, name in events if kind == "check" and name != first)
     assert events.index(("check", second)) < events.index(("end", first))
+    # and its frames are being decoded while the first input still runs
+    assert events.index(("decode", second)) < events.index(("end", first))
 
 
 def _wait_for_journal_lines(out: Path, n: int, proc, timeout=90.0) -> None:
