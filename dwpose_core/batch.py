@@ -120,7 +120,7 @@ def annotate_one(annotator, item, out: Path, retries: int = 0, stop: Optional[th
             return None
         except Exception as exc:  # noqa: BLE001 - recorded; one input never stops the others
             source = None  # consumed: a retry reads the file again
-            error = one_line(exc)
+            error = one_line(exc, with_type=True)
             if isinstance(exc, ValueError):
                 break  # the input's own content: another attempt gives the same answer
             continue
@@ -222,7 +222,7 @@ def run_local(pending, setup, options, args, record: Callable[[int, dict], None]
                 except BaseException as exc:  # noqa: BLE001 - reported as the input's error
                     from .batch_summary import make_row
 
-                    row = make_row(item, args.out, "failed", error=one_line(exc))
+                    row = make_row(item, args.out, "failed", error=one_line(exc, with_type=True))
                 if row is not None:
                     results.put((index, row))
         finally:

@@ -298,8 +298,12 @@ def _report_partial(exc: BaseException, item, tqdm) -> None:
         tqdm.write(f"  kept the {frames} frame(s) done of {item.path} in {kept}", file=sys.stderr)
 
 
-def one_line(exc: BaseException) -> str:
-    """An error as one line: its message, with the type for errors whose message alone says little."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if not isinstance(exc, (KeyError, TypeError, AttributeError, IndexError)) else \
-        f"{type(exc).__name__}: {text}"
+def one_line(exc: BaseException, with_type: bool = False) -> str:
+    """An error as one line: its message, with its type when asked (records) or when the message alone
+    says little (KeyError, TypeError, ...)."""
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    if with_type or isinstance(exc, (KeyError, TypeError, AttributeError, IndexError)):
+        return f"{type(exc).__name__}: {text}"
+    return text

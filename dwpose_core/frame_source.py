@@ -32,6 +32,7 @@ class FrameSource:
         self._queue: Optional[queue.Queue] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._error: Optional[BaseException] = None  # opening failed during read_ahead()
 
     # ------------------------------------------------------------------ reading
     def _open(self) -> None:
@@ -47,8 +48,8 @@ class FrameSource:
 
     @property
     def fps(self) -> float:
-        if self._queue is not None and self._fps is None:
-            self._thread.join()  # opening failed or is still running: wait for the reader's verdict
+        if self._error is not None:
+            raise self._error
         self._open()
         return self._fps or 25.0
 
@@ -76,8 +77,14 @@ class FrameSource:
 
     # ------------------------------------------------------------------ ahead
     def read_ahead(self) -> "FrameSource":
-        """Start decoding in a background thread (idempotent)."""
-        if self._queue is None:
+        """Start decoding in a background thread (idempotent). The video is opened here, in the
+        caller's thread, so that its frame rate is known without waiting for the reader."""
+        if self._queue is None and self._error is None:
+            try:
+                self._open()
+            except BaseException as exc:  # noqa: BLE001 - raised where the frames are asked for
+                self._error = exc
+                return self
             self._queue = queue.Queue(maxsize=self.ahead)
             self._thread = threading.Thread(target=self._produce, name=f"dwpose-read:{self.path.name}",
                                             daemon=True)
@@ -103,6 +110,8 @@ class FrameSource:
         return False
 
     def chunks(self) -> Iterator[list[np.ndarray]]:
+        if self._error is not None:
+            raise self._error
         if self._queue is None:
             yield from self._read()
             return
