@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
 from typing import Optional
@@ -41,24 +40,16 @@ _source_hashes: dict[tuple, str] = {}  # (path, size, mtime_ns) -> sha256, per p
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("DWPOSE_CACHE_DIR")
-    if env:
-        return Path(env)
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "dwpose" / "cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "dwpose"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dwpose"
+    """The per-user cache folder (one rule for the whole pack: :mod:`dwpose_core.hub.user_cache`)."""
+    from ..hub.user_cache import cache_dir as user_cache_dir
+
+    return user_cache_dir()
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                return digest.hexdigest()
-            digest.update(block)
+def sha256_file(path: Path) -> str:
+    from ..hub.digest import sha256_file as digest
+
+    return digest(path)
 
 
 def _stat_key(path: Path) -> tuple:

@@ -6,7 +6,9 @@ that is not available is an error, never a silent CPU fallback.
 """
 from __future__ import annotations
 
+
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -92,17 +94,73 @@ def get_session(path: Path, providers: list[str]):
         session = _sessions.get(key)
         if session is None:
             ort = _ort()
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            try:
-                session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise BackendError(
-                    f"ONNX Runtime could not load {path}: {exc}. The file may be corrupt or truncated; "
-                    "delete it and download it again (python -m dwpose_core models download)."
-                ) from exc
+            session = _cached_optimised_session(ort, Path(path), providers)
+            if session is None:
+                options = ort.SessionOptions()
+                options.log_severity_level = 3
+                target = _optimised_target(ort, Path(path), providers)
+                if target is not None:
+                    options.optimized_model_filepath = str(target.with_name(f".{target.name}.{os.getpid()}.tmp"))
+                try:
+                    session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+                except Exception as exc:  # onnxruntime raises its own exception types
+                    raise BackendError(
+                        f"ONNX Runtime could not load {path}: {exc}. The file may be corrupt or truncated; "
+                        "delete it and download it again (python -m dwpose_core models download)."
+                    ) from exc
+                if target is not None:
+                    _keep_optimised(Path(options.optimized_model_filepath), target)
             _sessions[key] = session
     return session
+
+
+def _optimised_target(ort, path: Path, providers: list[str]) -> Optional[Path]:
+    """Where to save ORT's optimised graph of ``path`` (CPU provider only), or None."""
+    if list(providers) != [CPU]:
+        return None
+    from .ort_optimized import optimised_path
+
+    target = optimised_path(path, ort.__version__)
+    if target is None:
+        return None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return target
+
+
+def _cached_optimised_session(ort, path: Path, providers: list[str]):
+    """A session on the saved optimised graph of ``path`` (optimiser off), or None."""
+    if list(providers) != [CPU]:
+        return None
+    from .ort_optimized import optimised_path, verified
+
+    target = optimised_path(path, ort.__version__)
+    if target is None or not verified(target):
+        return None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(str(target), sess_options=options, providers=providers)
+    except Exception:  # noqa: BLE001 - a damaged cache entry: optimise again from the file itself
+        log.info("DWPose: the saved optimised graph %s could not be loaded; optimising %s again.",
+                 target, path.name)
+        return None
+
+
+def _keep_optimised(tmp: Path, target: Path) -> None:
+    from .ort_optimized import record
+
+    try:
+        if tmp.is_file() and tmp.stat().st_size > 0:
+            os.replace(tmp, target)
+            record(target)
+    except OSError:  # a read-only or full cache: only the next start pays the optimiser again
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def drop_session(path: Path, providers: list[str]) -> None:
