@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .backends.base import PRECISIONS
+
 log = logging.getLogger("dwpose")
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -84,7 +86,7 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--det-size", type=int, default=None, metavar="N", help="detector input size (multiple of 32, 320-1280; default: the model's own, 640 for yolox_l); smaller is faster, finds fewer small people")
     m.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
     m.add_argument("--device", default=None, help="torch device (cuda, cuda:1, mps, xpu, cpu) or ONNX Runtime provider; default: the best available")
-    m.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="torch backend weights")
+    m.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="torch backend weights")
     m.add_argument("--offline", action="store_true", help="never download models")
     w = p.add_argument_group("what to keep")
     w.add_argument("--no-body", action="store_true", help="leave the body out of the JSON and the picture")

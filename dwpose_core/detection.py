@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from .backends.base import InferenceModel
+from .backends.base import InferenceModel, device_path
 
 STRIDES = (8, 16, 32)
 PAD_VALUE = 114
@@ -199,9 +199,7 @@ class PersonDetector:
         results = []
         step = self.model.max_batch or len(frames) or 1
         # A backend on an accelerator letterboxes on its device (frames go up once, as uint8).
-        on_device = getattr(self.model, "letterbox_and_run", None)
-        if on_device is not None and self.model.info.device == "cpu":
-            on_device = None
+        on_device = device_path(self.model, "letterbox_and_run")
         sized = {} if self.input_hw == tuple(self.model.input_hw) else {"input_hw": self.input_hw}
         for start in range(0, len(frames), step):
             chunk = frames[start:start + step]

@@ -29,8 +29,10 @@ from .types import FramePose, Person
 
 log = logging.getLogger("dwpose")
 
-DEFAULT_DETECTOR = "yolox_l.onnx"
-DEFAULT_POSE = "dw-ll_ucoco_384.onnx"
+from .hub.registry import DEFAULTS as _DEFAULTS  # noqa: E402 - the registry names the defaults
+
+DEFAULT_DETECTOR = _DEFAULTS["detector"]
+DEFAULT_POSE = _DEFAULTS["pose"]
 ModelRef = Union[str, Path]
 
 

@@ -18,10 +18,11 @@ from typing import Optional
 
 import numpy as np
 
-from .backends.base import InferenceModel
+from .backends.base import InferenceModel, device_path
+from .hub.registry import IMAGENET_MEAN, IMAGENET_STD
 
-MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
-STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+MEAN = np.array(IMAGENET_MEAN, dtype=np.float32)  # the registry's fact (RTMPose / DWPose, RGB)
+STD = np.array(IMAGENET_STD, dtype=np.float32)
 PADDING = 1.25
 SIMCC_SPLIT_RATIO = 2.0
 # Crops per model call for models that take any batch and do not chunk themselves (ONNX Runtime
@@ -171,7 +172,7 @@ class WholeBodyPoseModel:
         mats = warp_matrices(center, scale, self.input_hw)
         step = self._step(max_crops_per_call)
         xs, ys = [], []
-        warp_and_run = getattr(self.model, "warp_and_run", None)
+        warp_and_run = device_path(self.model, "warp_and_run")
         for start in range(0, n, step):
             sl = slice(start, start + step)
             if warp_and_run is not None:

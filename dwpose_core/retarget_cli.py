@@ -39,6 +39,8 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(message)
 
 
+from .backends.base import PRECISIONS
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pose model: registry name or file path")
     models.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
     models.add_argument("--device", default=None, help="torch device or ONNX Runtime provider")
-    models.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    models.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
     models.add_argument("--offline", action="store_true", help="never download models")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p

@@ -14,6 +14,7 @@ from typing import Sequence
 log = logging.getLogger("dwpose")
 
 from dwpose_core.hub.registry import DEFAULTS, DETECTOR, POSE
+from dwpose_core.backends.base import PRECISIONS as _PRECISIONS
 from dwpose_core.selection import SELECTION_MODES as _SELECTION_MODES
 
 NO_DETECTOR = "none"
@@ -21,7 +22,7 @@ DEFAULT_DETECTOR = DEFAULTS[DETECTOR]
 DEFAULT_POSE = DEFAULTS[POSE]
 ENABLE_DISABLE = ["enable", "disable"]
 DISABLE_ENABLE = ["disable", "enable"]
-PRECISIONS = ["fp32", "fp16", "bf16"]
+PRECISIONS = list(_PRECISIONS)
 DEVICES = ["auto", "cpu"]  # auto = ComfyUI's torch device
 SELECTION_MODES = list(_SELECTION_MODES)
 DEFAULT_RESOLUTION = 512

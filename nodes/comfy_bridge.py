@@ -11,10 +11,12 @@ import logging
 import os
 from typing import Callable, Optional
 
+from dwpose_core.hub.registry import MODEL_SUFFIXES
+
 log = logging.getLogger("dwpose")
 
 FOLDER_NAME = "dwpose"  # models/dwpose, and the key for extra_model_paths.yaml
-MODEL_EXTENSIONS = {".onnx", ".pt", ".pth", ".safetensors"}
+MODEL_EXTENSIONS = set(MODEL_SUFFIXES)
 # Files the core derives from a model (the torch backend's fused-weights cache): not models to pick.
 DERIVED_SUFFIXES = (".fused.safetensors",)
 

@@ -191,3 +191,56 @@ def test_an_accelerator_torch_cannot_see_is_exit_2_never_a_cpu_run(tmp_path, mod
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("error:") and "--device" in err[0]
     assert not (tmp_path / "o" / "x.json").exists()
+
+
+def test_face_crops_are_written_for_images_and_videos(tmp_path, models):
+    import cv2 as _cv2
+
+    img = image(tmp_path / "x.png")
+    clip = video(tmp_path / "v.mp4", n=5)
+    out = tmp_path / "o"
+    assert cli.main([str(img), str(clip), "--out", str(out), *models, "--face-crops", "128"]) == 0
+    crop = _cv2.imread(str(out / "x_face.png"))
+    assert crop.shape == (128, 128, 3)
+    capture = _cv2.VideoCapture(str(out / "v_face.mp4"))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame.shape)
+    assert frames == [(128, 128, 3)] * 5
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing_half_written(tmp_path, models, monkeypatch,
+                                                                                capsys):
+    import errno
+
+    from dwpose_core import outputs
+
+    img = image(tmp_path / "x.png")
+    out = tmp_path / "o"
+    out.mkdir()
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    monkeypatch.setattr(outputs.os, "fdopen", lambda fd, *a, **k: Full(real_fdopen(fd, *a, **k)))
+    assert cli.main([str(img), "--out", str(out), *models]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "x_pose.png" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == []  # no 0-byte or temporary file left

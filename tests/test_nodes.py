@@ -348,6 +348,18 @@ def test_missing_model_error_says_what_to_do(nodes):
     assert "no_such_pose.onnx" in str(err.value)
 
 
+def test_boxes_from_another_node_are_the_people_and_come_back_out(nodes):
+    given = [[{"x": 50, "y": 30, "width": 120, "height": 150}]]
+    _, pose_keypoint, boxes = run_estimator(nodes, comfy_batch(2), bboxes=given, unique_id="boxes")["result"]
+    for frame in pose_keypoint:  # the detector did not run: its box would be BOX_FRAME
+        (person,) = frame["people"]
+        assert person["box_2d"][:4] == pytest.approx([50, 30, 170, 180], abs=1e-3)
+    assert boxes == [[{"x": 50, "y": 30, "width": 120, "height": 150}]] * 2
+    _, _, own = run_estimator(nodes, comfy_batch(1), unique_id="boxes")["result"]
+    x1, y1, x2, y2 = BOX_FRAME
+    assert own == [[{"x": round(x1), "y": round(y1), "width": round(x2 - x1), "height": round(y2 - y1)}]]
+
+
 def test_video_options_reach_the_core(nodes):
     _, tracked, _ = run_estimator(nodes, comfy_batch(4), tracking=True, detect_every=2)["result"]
     assert len({p["track_id"] for f in tracked for p in f["people"]}) == 1  # one person, one identity

@@ -2,9 +2,11 @@
 
 A model takes a float32 batch (N, 3, h, w) and returns its named outputs as
 numpy arrays. Stages (detection, pose) own all pre- and post-processing; a
-backend only runs the network. A backend may additionally offer
-``warp_and_run`` to do the pose crop/normalise on its own device (torch on a
-GPU); stages use it when present.
+backend only runs the network. A backend may additionally offer the on-device
+paths of :class:`DeviceStages` (torch on a GPU: frames go up once as uint8, crops
+and letterboxing happen on the device). One rule says when a stage uses them:
+:func:`device_path` — when the model offers the path and runs on an accelerator;
+on the CPU the stage's own OpenCV path runs (the reference pipeline's pixels).
 """
 from __future__ import annotations
 
@@ -43,6 +45,37 @@ class InferenceModel(Protocol):
     def release(self) -> None:
         """Free the model's memory (GPU memory included)."""
         ...
+
+
+class DeviceStages(Protocol):
+    """Optional on-device pre-processing a model may offer (see :func:`device_path`)."""
+
+    def warp_and_run(self, frames: Sequence[np.ndarray], frame_index: np.ndarray, matrices: np.ndarray,
+                     mean: np.ndarray, std: np.ndarray) -> dict[str, np.ndarray]:
+        """Affine-crop ``frames[frame_index[i]]`` with ``matrices[i]`` (bilinear, black outside),
+        normalise with mean/std and run the network on the crops: the pose stage's path."""
+        ...
+
+    def letterbox_and_run(self, frames: Sequence[np.ndarray], *, pad_value: int, bgr: bool,
+                          input_hw: Optional[tuple[int, int]] = None) -> tuple[dict[str, np.ndarray], list]:
+        """Letterbox the frames (top-left, fill ``pad_value``) and run: the detector's path.
+        Returns the outputs and each frame's scale ratio."""
+        ...
+
+
+def device_path(model, name: str):
+    """The model's on-device path ``name`` ("warp_and_run" or "letterbox_and_run") when it offers it
+    and runs on an accelerator; None otherwise (the stage then uses its own CPU path)."""
+    method = getattr(model, name, None)
+    if method is None:
+        return None
+    info = getattr(model, "info", None)
+    if info is None or str(getattr(info, "device", "cpu")).startswith("cpu"):
+        return None
+    return method
+
+
+PRECISIONS = ("fp32", "fp16", "bf16")  # what the torch backend runs in (ONNX Runtime: as exported)
 
 
 class BackendError(RuntimeError):

@@ -30,7 +30,7 @@ from typing import Optional, Union
 from .base import BackendError, DeviceError
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
+from ..hub.registry import TORCH_ONLY_SUFFIXES as CHECKPOINT_SUFFIXES  # noqa: E402 - files only torch reads
 ACCELERATOR_KINDS = ("cuda", "mps", "xpu")
 # ONNX Runtime providers that serve a torch device kind (ROCm torch reports as "cuda" as well).
 ORT_PROVIDERS_FOR = {"cuda": ("CUDAExecutionProvider", "ROCMExecutionProvider", "MIGraphXExecutionProvider")}

@@ -26,11 +26,10 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from .base import BackendError, BackendInfo, DeviceError
+from .base import PRECISIONS, BackendError, BackendInfo, DeviceError
 
 log = logging.getLogger("dwpose")
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 ACCELERATORS = ("cuda", "xpu", "mps")
 # Items per forward pass by default (accelerator, cpu): enough to fill a GPU, small enough for 8 GB cards.
 DEFAULT_CHUNKS = {"rtmpose": (128, 8), "yolox": (16, 2)}

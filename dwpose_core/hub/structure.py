@@ -19,11 +19,12 @@ import struct
 from pathlib import Path
 from typing import Optional
 
+from . import registry
 from .registry import DETECTOR, POSE, ModelSpec, onnx_contract
 
 ONNX_SUFFIXES = {".onnx"}
-PTH_SUFFIXES = {".pth", ".pt", ".ckpt", ".bin"}
-SAFETENSORS_SUFFIXES = {".safetensors"}
+PTH_SUFFIXES = set(registry.CHECKPOINT_SUFFIXES)
+SAFETENSORS_SUFFIXES = set(registry.SAFETENSORS_SUFFIXES)
 # Bump when a check changes, so verdicts remembered by an older version are not reused.
 CHECK_VERSION = 2
 
