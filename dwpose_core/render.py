@@ -191,9 +191,46 @@ def draw_pose(frame: FramePose, *, resolution: Optional[int] = None, size: Optio
     for strokes in drawing.strokes:
         _paint(cv2, canvas, strokes)
     if canvas.shape[:2] != (out_h, out_w):
-        shrink = out_w < drawing.width
-        canvas = cv2.resize(canvas, (out_w, out_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        canvas = _resize(cv2, canvas, drawing.strokes, out_w, out_h)
     return canvas
+
+
+def _aligned_span(lo: float, hi: float, n_in: int, n_out: int) -> Optional[tuple[int, int, int, int]]:
+    """Input and output spans [i0, i1) -> [o0, o1) covering input [lo, hi) whose ends sit where input
+    and output pixel edges coincide (so resizing the span alone gives the full resize's pixels)."""
+    from fractions import Fraction
+
+    ratio = Fraction(n_in, n_out)
+    p, q = ratio.numerator, ratio.denominator
+    if q > n_out // 4:  # edges rarely coincide: not worth it
+        return None
+    o0 = max(int(lo) // p, 0) * q
+    o1 = min(-(-int(math.ceil(hi)) // p) * q, n_out)
+    if o1 <= o0:
+        return None
+    return o0 * p // q, (o1 * p // q if o1 < n_out else n_in), o0, o1
+
+
+def _resize(cv2, canvas: np.ndarray, strokes: list, out_w: int, out_h: int) -> np.ndarray:
+    """A drawing canvas to the output size: INTER_AREA when shrinking, INTER_LINEAR otherwise. When
+    shrinking, only the part with strokes is resized (cut where pixel edges coincide, so the result
+    is exactly the whole canvas's resize): the rest is black either way."""
+    h, w = canvas.shape[:2]
+    if out_w >= w or out_h >= h:
+        return cv2.resize(canvas, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    pts = np.concatenate([np.concatenate([st.a, st.b]) for st in strokes])
+    reach = max(st.size for st in strokes) + 2
+    lo = np.clip(np.floor(pts.min(axis=0)) - reach, 0, [w, h])
+    hi = np.clip(np.ceil(pts.max(axis=0)) + reach + 1, 0, [w, h])
+    xs = _aligned_span(lo[0], hi[0], w, out_w)
+    ys = _aligned_span(lo[1], hi[1], h, out_h)
+    if xs is None or ys is None or (xs[3] - xs[2]) * (ys[3] - ys[2]) > 0.6 * out_w * out_h:
+        return cv2.resize(canvas, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    out = np.zeros((out_h, out_w, 3), np.uint8)
+    (ix0, ix1, ox0, ox1), (iy0, iy1, oy0, oy1) = xs, ys
+    out[oy0:oy1, ox0:ox1] = cv2.resize(canvas[iy0:iy1, ix0:ix1], (ox1 - ox0, oy1 - oy0),
+                                       interpolation=cv2.INTER_AREA)
+    return out
 
 
 def draw_poses(frames: Sequence[FramePose], **options) -> list[np.ndarray]:

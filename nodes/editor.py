@@ -30,6 +30,11 @@ class DWPoseEditor:
     RETURN_NAMES = ("pose_keypoint",)
     OUTPUT_TOOLTIPS = ("The input poses with the edits applied.",)
     FUNCTION = "edit"
+    # ComfyUI resends this node's last UI output (the files the editor opens) when it serves the
+    # node from its cache and after a page reload, as for output nodes, without making it one
+    # (it still runs only on the way to a real output). Older ComfyUI ignores the attribute; the
+    # frontend also keeps the file references in the node's properties (web/dwpose_editor.js).
+    HAS_INTERMEDIATE_OUTPUT = True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -63,6 +68,7 @@ class DWPoseEditor:
             "backdrops": write_backdrops(image, unique_id) if image is not None else [],
             "tables": editor_tables(),
         }
+        ui["tables_file"] = write_tables(ui["tables"])  # so a reloaded workflow can reopen the editor
         return {"ui": {"dwpose_editor": [ui]}, "result": (export(edited, pose_keypoint),)}
 
 
@@ -101,6 +107,16 @@ def editor_poses(frames) -> dict:
 def write_poses(frames, unique_id) -> dict:
     data = json.dumps(editor_poses(frames), separators=(",", ":")).encode("utf-8")
     name = f"poses_{_safe(unique_id)}_{hashlib.sha1(data).hexdigest()[:16]}.json"
+    path = os.path.join(_temp_folder(), name)
+    if not os.path.exists(path):
+        _atomic_write(path, data)
+    return {"filename": name, "subfolder": SUBFOLDER, "type": "temp"}
+
+
+def write_tables(tables) -> dict:
+    """The skeleton tables as a temp file too: the workflow keeps only file references."""
+    data = json.dumps(tables, separators=(",", ":")).encode("utf-8")
+    name = f"tables_{hashlib.sha1(data).hexdigest()[:16]}.json"
     path = os.path.join(_temp_folder(), name)
     if not os.path.exists(path):
         _atomic_write(path, data)

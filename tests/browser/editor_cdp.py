@@ -26,6 +26,7 @@ STUB_APP = """export const app = {
   extensions: [],
   registerExtension(ext) { this.extensions.push(ext); },
   graph: { setDirtyCanvas() {} },
+  extensionManager: { toast: { messages: [], add(message) { this.messages.push(message); } } },
 };
 """
 STUB_API = 'export const api = { apiURL: (route) => "/api" + route };\n'

@@ -234,3 +234,75 @@ def test_a_300_frame_clip_stays_responsive_without_per_frame_dom_nodes(browser, 
         browser.key("Escape")
     finally:
         server.close()
+
+
+def test_a_reloaded_workflow_reopens_the_editor_from_the_node_properties(browser, pack):
+    """ComfyUI re-sends UI data only for output nodes: after a page reload the editor node gets no
+    onExecuted, so it opens from the file references its last run left in node.properties (saved
+    with the workflow), and says in one line to queue the workflow when the files are gone."""
+    import folder_paths
+    import torch
+
+    pk = a_clip(3)
+    ui = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]().edit(pk, edits="", image=torch.rand((3, 90, 120, 3)),
+                                                          unique_id="9")["ui"]
+    server = HarnessServer(Path(folder_paths.get_temp_directory()))
+    try:
+        browser.events.clear()
+        browser.navigate(server.url + "/harness.html")
+        browser.wait_for("window.harness && window.harness.ready")
+        browser.evaluate(f"harness.node.onExecuted({json.dumps(ui)}); 1")
+        record = browser.evaluate("harness.node.properties.dwpose_editor_last_run")
+        # only file references travel with the workflow: no poses, no skeleton tables
+        data = ui["dwpose_editor"][0]
+        assert record["poses"] == data["poses"] and record["tables"] == data["tables_file"]
+        assert record["backdrops"]["count"] == 3 and len(json.dumps(record)) < 600
+        assert browser.evaluate("harness.node.properties['Node name for S&R']") == "DWPoseEditor"
+
+        # the page reloads: a node restored with those properties and its edits, and no onExecuted
+        edits = {"version": 1, "added": {}, "keys": {"1": {"t5": {"pts": {str(ELBOW): {"d": [10, -5]}}}}}}
+        properties = {"Node name for S&R": "DWPoseEditor", "dwpose_editor_last_run": record}
+        browser.events.clear()
+        browser.navigate(server.url + "/harness.html")
+        browser.wait_for("window.harness && window.harness.ready")
+        browser.evaluate(f"window.node2 = harness.restored({json.dumps(properties)}, {json.dumps(json.dumps(edits))}); "
+                         "harness.button('Open pose editor', node2).callback(); 1")
+        browser.wait_for("globalThis.__dwposeEditor && __dwposeEditor.canvas.width > 1")
+        browser.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        assert browser.evaluate("__dwposeEditor.clip.frames.length") == 3
+        assert browser.evaluate("__dwposeEditor.tables.threshold") == 0.3
+        assert json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))["keys"] == edits["keys"]
+        browser.wait_for("__dwposeEditor.backdrop(2) !== null")
+        # edit and close: the restored node's widget gets the edits
+        x, y, scale, _, _ = screen_of(browser, "t5", KNEE)
+        browser.drag((x, y), (x + 30, y))
+        browser.key("Enter")
+        doc = json.loads(browser.evaluate("node2.widgets[0].value"))
+        assert doc["keys"]["1"]["t5"]["pts"][str(ELBOW)] == {"d": [10, -5]}
+        np.testing.assert_allclose(doc["keys"]["0"]["t5"]["pts"][str(KNEE)]["d"], [30 / scale, 0], atol=1e-6)
+        assert browser.evaluate("harness.toasts.length") == 0
+        assert browser.console_errors() == []
+        served = [path for path, status in server.requests if status == 200]
+        assert any(data["tables_file"]["filename"] in path for path in served)
+        assert all(status == 200 for _, status in server.requests), server.requests
+
+        # the server no longer has the files (ComfyUI clears its temp folder on restart): one line
+        gone = json.loads(json.dumps(record))
+        for ref in (gone["poses"], gone["tables"]):
+            ref["filename"] = "gone_" + ref["filename"]
+        browser.events.clear()
+        browser.evaluate(f"window.node3 = harness.restored({json.dumps({'dwpose_editor_last_run': gone})}); "
+                         "harness.button('Open pose editor', node3).callback(); 1")
+        browser.wait_for("harness.toasts.length === 1")
+        toast = browser.evaluate("harness.toasts[0].detail")
+        assert "queue the workflow" in toast and "\n" not in toast and len(toast) < 120
+        assert browser.evaluate("globalThis.__dwposeEditor") is None
+        assert all("404" in e for e in browser.console_errors())  # only the browser's own log of the 404
+
+        # never run, nothing kept: the usual hint
+        browser.evaluate("window.node4 = harness.restored({}); harness.button('Open pose editor', node4).callback(); 1")
+        browser.wait_for("harness.toasts.length === 2")
+        assert browser.evaluate("harness.toasts[1].detail").startswith("Run the workflow once")
+        assert browser.evaluate("globalThis.__dwposeEditor") is None
+    finally:
+        server.close()
