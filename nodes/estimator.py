@@ -141,6 +141,8 @@ class DWPoseEstimator:
         "The kept people's boxes per frame (ComfyUI core's BOUNDING_BOX: x, y, width, height).",
     )
     FUNCTION = "estimate_pose"
+    # The preview is UI output: resent when ComfyUI serves this node from its cache.
+    HAS_INTERMEDIATE_OUTPUT = True
 
     @classmethod
     def IS_CHANGED(cls, continue_clip=None, **_inputs):

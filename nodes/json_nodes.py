@@ -83,6 +83,8 @@ class DWPoseLoadJSON:
     RETURN_NAMES = ("pose_keypoint",)
     OUTPUT_TOOLTIPS = ("The poses of every frame in the file.",)
     FUNCTION = "load"
+    # The preview is UI output: resent when ComfyUI serves this node from its cache.
+    HAS_INTERMEDIATE_OUTPUT = True
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -61,6 +61,8 @@ class DWPoseRender:
     RETURN_NAMES = ("image",)
     OUTPUT_TOOLTIPS = ("Pose images, one per frame, all at the first frame's output size.",)
     FUNCTION = "render"
+    # The preview is UI output: resent when ComfyUI serves this node from its cache.
+    HAS_INTERMEDIATE_OUTPUT = True
 
     @classmethod
     def INPUT_TYPES(cls):

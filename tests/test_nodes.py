@@ -136,6 +136,11 @@ def test_node_declaration_is_consistent(env, name):
                 assert options["default"] in declared[0]
 
 
+def test_nodes_with_a_preview_get_it_back_when_served_from_the_cache(env):
+    for name in ("DWPoseEstimator", "DWPoseRender", "DWPoseLoadJSON", "DWPoseEditor"):
+        assert env["pack"].NODE_CLASS_MAPPINGS[name].HAS_INTERMEDIATE_OUTPUT is True
+
+
 def test_estimator_widget_order_is_append_only(env):
     # Saved workflows store widget values by position: this order may only grow at the end.
     spec = env["pack"].NODE_CLASS_MAPPINGS["DWPoseEstimator"].INPUT_TYPES()
