@@ -74,13 +74,10 @@ def _profiles() -> list[str]:
     return list(PROFILES)
 
 
-def add_job_arguments(p: argparse.ArgumentParser) -> None:
-    """The job's flags (shared by the main command and ``batch``)."""
+def add_model_arguments(m) -> None:
+    """Which models run where (the main command, ``batch``, ``retarget``); read by :func:`setup_from_args`."""
     from .estimator_pool import DEFAULT_DETECTOR, DEFAULT_POSE
-    from .selection import SELECTION_MODES
 
-    p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
-    m = p.add_argument_group("models")
     m.add_argument("--det", default=DEFAULT_DETECTOR, help="detector: registry name, file path, or 'none' (whole frame)")
     m.add_argument("--pose", default=DEFAULT_POSE, help="pose model: registry name or file path (.onnx, or .pth with the torch backend)")
     m.add_argument("--det-size", type=int, default=None, metavar="N", help="detector input size (multiple of 32, 320-1280; default: the model's own, 640 for yolox_l); smaller is faster, finds fewer small people")
@@ -88,6 +85,37 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--device", default=None, help="torch device (cuda, cuda:1, mps, xpu, cpu) or ONNX Runtime provider; default: the best available")
     m.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="torch backend weights")
     m.add_argument("--offline", action="store_true", help="never download models")
+
+
+def setup_from_args(args):
+    """The ModelSetup of :func:`add_model_arguments`' flags; UsageError for a wrong value."""
+    from .estimator_pool import ModelSetup
+
+    if args.det_size is not None and (args.det_size % 32 or not 320 <= args.det_size <= 1280):
+        raise UsageError(f"--det-size must be a multiple of 32 from 320 to 1280, got {args.det_size}.")
+    detector = None if args.det.lower() == "none" else args.det
+    return ModelSetup(detector, args.pose, backend=args.backend, device=args.device, precision=args.precision,
+                      providers=args.device if args.backend == "onnxruntime" and args.device else "auto",
+                      det_size=args.det_size, download=not args.offline, device_option="--device")
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """argparse type for ``WIDTHxHEIGHT``."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
+    return w, h
+
+
+def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    """The job's flags (shared by the main command and ``batch``)."""
+    from .selection import SELECTION_MODES
+
+    p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+    add_model_arguments(p.add_argument_group("models"))
     w = p.add_argument_group("what to keep")
     w.add_argument("--no-body", action="store_true", help="leave the body out of the JSON and the picture")
     w.add_argument("--no-hands", action="store_true", help="leave the hands out")
@@ -125,16 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 def job_from_args(args):
     """(ModelSetup, AnnotateOptions) from parsed flags; UsageError for a wrong value."""
     from .annotate import AnnotateOptions, Parts
-    from .estimator_pool import ModelSetup
 
-    if args.det_size is not None and (args.det_size % 32 or not 320 <= args.det_size <= 1280):
-        raise UsageError(f"--det-size must be a multiple of 32 from 320 to 1280, got {args.det_size}.")
+    setup = setup_from_args(args)
     if args.resolution is not None and args.resolution < 64:
         raise UsageError(f"--resolution must be at least 64, got {args.resolution}.")
-    detector = None if args.det.lower() == "none" else args.det
-    setup = ModelSetup(detector, args.pose, backend=args.backend, device=args.device, precision=args.precision,
-                       providers=args.device if args.backend == "onnxruntime" and args.device else "auto",
-                       det_size=args.det_size, download=not args.offline, device_option="--device")
     try:
         options = AnnotateOptions(
             parts=Parts(body=not args.no_body, hands=not args.no_hands, face=not args.no_face, feet=args.feet),

@@ -14,11 +14,13 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .cli import size_arg
 from .profiles import DEFAULT_PROFILE, PROFILES
 
 __all__ = ["main", "build_parser"]
 
 PROG = "python -m dwpose_core render"
+
 
 
 class _ArgumentError(Exception):
@@ -28,16 +30,6 @@ class _ArgumentError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit code 2 (raised, handled in main)
         raise _ArgumentError(message)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 768x512") from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
-    return w, h
 
 
 def _positive(kind):
@@ -60,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder (created when missing)")
     p.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE, help="how to draw (the model to feed)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--size", type=_size, help="output size WxH (default: the canvas size in the JSON)")
+    size.add_argument("--size", type=size_arg, help="output size WxH (default: the canvas size in the JSON)")
     size.add_argument("--resolution", type=_positive(int), help="output short side, rounded to a multiple of 8")
     p.add_argument("--no-body", action="store_true", help="leave the body out")
     p.add_argument("--no-hands", action="store_true", help="leave the hands out")
@@ -70,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     feet.add_argument("--no-feet", action="store_true", help="leave the feet out (e.g. wan_animate's toe points)")
     p.add_argument("--xinsir", action="store_true", help="xinsir SDXL stick widths (controlnet profile)")
     p.add_argument("--threshold", type=float, default=None, help="score threshold (default: the profile's)")
-    p.add_argument("--canvas", type=_size, default=None, help="canvas WxH for plain OpenPose JSON without one")
+    p.add_argument("--canvas", type=size_arg, default=None, help="canvas WxH for plain OpenPose JSON without one")
     p.add_argument("--video", action="store_true", help="write <stem>.mp4 instead of one PNG per frame")
     p.add_argument("--fps", type=_positive(float), default=24.0, help="frames per second of --video")
     p.add_argument("--debug", action="store_true", help="show tracebacks")

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Optional
 
+from .cli import UsageError, add_model_arguments, setup_from_args, size_arg
 from .images import IMAGE_SUFFIXES
 
 __all__ = ["main", "build_parser"]
@@ -38,17 +39,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise _Usage(message)
 
-
-from .backends.base import PRECISIONS
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be positive")
-    return w, h
 
 
 def _people(text: str):
@@ -76,15 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-ratio-spread", type=float, default=2.5,
                    help="a limb's ratio stays within this factor of the overall scale")
     p.add_argument("--no-ground", action="store_true", help="do not keep the feet on the reference's ground line")
-    p.add_argument("--canvas", type=_size, default=None, help="canvas WxH for plain OpenPose JSON without one")
+    p.add_argument("--canvas", type=size_arg, default=None, help="canvas WxH for plain OpenPose JSON without one")
     models = p.add_argument_group("models (only for a picture as the reference)")
-    models.add_argument("--det", default=None, help="detector: registry name, file path, or 'none' (whole frame)")
-    models.add_argument("--pose", dest="pose_model", default=None,
-                        help="pose model: registry name or file path")
-    models.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
-    models.add_argument("--device", default=None, help="torch device or ONNX Runtime provider")
-    models.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
-    models.add_argument("--offline", action="store_true", help="never download models")
+    add_model_arguments(models)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -165,21 +149,17 @@ def _reference(args):
 
 def _estimate(args, path: Path):
     from .backends import BackendError
-    from .estimator_pool import ModelSetup, build_estimator
+    from .estimator_pool import build_estimator
     from .images import read_image
 
     try:
         image = read_image(path)
     except ValueError as exc:
         raise _Usage(f"--reference {path}: {exc}") from exc
-    setup = {k: v for k, v in dict(detector=args.det, pose=args.pose_model).items() if v is not None}
-    if args.det is not None and args.det.lower() == "none":
-        setup["detector"] = None
     logging.getLogger("dwpose").setLevel(logging.WARNING)
     try:
-        estimator = build_estimator(ModelSetup(**setup, backend=args.backend, device=args.device,
-                                               precision=args.precision, download=not args.offline))
-    except (BackendError, FileNotFoundError, ValueError) as exc:
+        estimator = build_estimator(setup_from_args(args))
+    except (BackendError, FileNotFoundError, ValueError, UsageError) as exc:
         raise _Usage(str(exc)) from exc
     from .annotate import AnnotateOptions, PoseAnnotator
 
