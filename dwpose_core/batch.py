@@ -308,8 +308,10 @@ def _run(args) -> int:
             def record(index: int, row: dict) -> None:
                 if index in rows:
                     return  # a Ray retry that finished the same input twice
-                journal.record(row)  # first: a done input is never missing from the journal
-                rows[index] = row
+                try:
+                    journal.record(row)  # first: a done input is never missing from the journal
+                finally:  # and a Ctrl-C landing right after it never drops the row from the summary
+                    rows[index] = row
                 if row["status"] == "failed":
                     tqdm.write(f"error: {row['input']}: {row['error']}", file=sys.stderr)
                 bar.update(1)
