@@ -52,7 +52,7 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("DWPOSE_CACHE_DIR", str(Path(tempfile.gettempdir()) / "dwpose_bench_cache"))
     from dwpose_core.backends import load_detector
-    from dwpose_core.detection import DetectionThresholds, PersonDetector
+    from dwpose_core.stages.detection import DetectionThresholds, PersonDetector
 
     path = detector_file(args.models_dir)
     rng = np.random.default_rng(0)

@@ -19,9 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dwpose_core.formats import to_pose_keypoint  # noqa: E402
-from dwpose_core.profiles import PROFILES  # noqa: E402
-from dwpose_core.render import draw_pose  # noqa: E402
+from dwpose_core.formats.pose_json import to_pose_keypoint  # noqa: E402
+from dwpose_core.render.profiles import PROFILES  # noqa: E402
+from dwpose_core.render.draw import draw_pose  # noqa: E402
 from dwpose_core.types import FramePose, Person  # noqa: E402
 
 W, H = 512, 768

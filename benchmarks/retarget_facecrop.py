@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dwpose_core.face_crops import face_crops  # noqa: E402
-from dwpose_core.retarget import retarget  # noqa: E402
+from dwpose_core.animate.face_crops import face_crops  # noqa: E402
+from dwpose_core.animate.retarget import retarget  # noqa: E402
 from dwpose_core.types import FramePose, Person  # noqa: E402
 
 

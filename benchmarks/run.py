@@ -77,9 +77,9 @@ def measure(backend: str, workloads, n_video: int, repeats: int, models_dir: Pat
     """Runs inside the child process for one backend."""
     started = time.perf_counter()
     from dwpose_core.backends import acquire_model, load_detector
-    from dwpose_core.detection import PersonDetector
+    from dwpose_core.stages.detection import PersonDetector
     from dwpose_core.pipeline import WholeBodyEstimator
-    from dwpose_core.pose import WholeBodyPoseModel
+    from dwpose_core.stages.pose import WholeBodyPoseModel
 
     if backend == "ort-cpu":
         kwargs = dict(backend="onnxruntime", providers="cpu")

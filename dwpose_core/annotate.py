@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .selection import SELECTION_MODES
+from .selection.modes import SELECTION_MODES
 from .types import FramePose
 
 __all__ = ["PART_NAMES", "Parts", "AnnotateOptions", "Annotation", "PoseAnnotator", "ClipState"]
@@ -122,7 +122,7 @@ class AnnotateOptions:
 
 def _check_profile(name: str) -> None:
     try:
-        from .profiles import PROFILES
+        from .render.profiles import PROFILES
     except ImportError:  # profiles not available: only the default drawing
         names: Sequence[str] = (DEFAULT_PROFILE,)
     else:
@@ -176,7 +176,7 @@ class PoseAnnotator:
                  progress: Optional[Callable[[int, int], None]] = None, draw: Optional[bool] = None
                  ) -> Annotation:
         """Annotate ``frames`` (list of H x W x 3 arrays or an (N, H, W, 3) array; see
-        :mod:`dwpose_core.images`). ``boxes``: per frame an (K, 4) array of person boxes
+        :mod:`dwpose_core.files.images`). ``boxes``: per frame an (K, 4) array of person boxes
         [x1, y1, x2, y2] in frame pixels (or a ComfyUI BOUNDING_BOX list): given, they are the
         people and the detector does not run. ``state``: pass the same :class:`ClipState` with
         consecutive batches of one clip. ``progress(done, total)`` after every chunk; it may raise
@@ -209,14 +209,14 @@ class PoseAnnotator:
 
 def export(poses: Sequence[FramePose], options: AnnotateOptions) -> list[dict]:
     """POSE_KEYPOINT of ``poses`` with the options' parts."""
-    from .formats import to_pose_keypoint
+    from .formats.pose_json import to_pose_keypoint
 
     return to_pose_keypoint(list(poses), **options.parts.as_dict())
 
 
 def draw_all(poses: Sequence[FramePose], options: AnnotateOptions) -> list[np.ndarray]:
     """The pose pictures of ``poses`` with the options' parts, size and profile."""
-    from .render import draw_pose
+    from .render.draw import draw_pose
 
     kwargs: dict[str, Any] = dict(options.parts.as_dict(), xinsir=options.xinsir)
     if options.size is not None:
@@ -243,7 +243,7 @@ def _frame_boxes(boxes, n_frames: int) -> Optional[list[np.ndarray]]:
         boxes = [boxes]
     if isinstance(boxes, dict) or (isinstance(boxes, (list, tuple)) and any(
             isinstance(b, dict) or (isinstance(b, (list, tuple)) and b and isinstance(b[0], dict)) for b in boxes)):
-        from .bounding_boxes import from_bounding_box
+        from .formats.boxes import from_bounding_box
 
         return from_bounding_box(boxes, n_frames=n_frames)
     out = [np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in boxes]
@@ -258,7 +258,7 @@ def _frame_boxes(boxes, n_frames: int) -> Optional[list[np.ndarray]]:
 
 
 def _face_crops(frames, poses, opts: AnnotateOptions, state: ClipState):
-    from . import face_crops
+    from .animate import face_crops
 
     result = face_crops.face_crops(frames, poses, size=int(opts.face_crops), state=state.face)
     state.face = getattr(result, "state", state.face)

@@ -18,9 +18,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import outputs
+from .files import outputs
 from .annotate import ClipState, PoseAnnotator
-from .frame_source import VIDEO_CHUNK, FrameSource
+from .files.frame_source import VIDEO_CHUNK, FrameSource
 
 __all__ = ["FileResult", "annotate_image", "annotate_video", "annotate_file", "output_paths", "partial_result",
            "VIDEO_CHUNK"]

@@ -5,7 +5,7 @@
 >>> est.info                       # what runs each model, e.g. onnxruntime on CPUExecutionProvider
 
 ``frames``: a list of H x W x 3 uint8 RGB arrays or an (N, H, W, 3) array (other
-dtypes and channel counts follow :mod:`dwpose_core.images`). All crops of a
+dtypes and channel counts follow :mod:`dwpose_core.files.images`). All crops of a
 chunk of frames go through the pose model together. The ``progress`` callback
 runs after every chunk with (frames done, total) and may raise to interrupt.
 The pipeline composes stages; the maths lives in detection, pose, selection
@@ -21,10 +21,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from .backends import acquire_model
-from .detection import DetectionThresholds, PersonDetector, check_det_size, sanitize_boxes
-from .images import to_frame_list
-from .pose import WholeBodyPoseModel
-from .selection import check_mode, select_indices
+from .stages.detection import DetectionThresholds, PersonDetector, check_det_size, sanitize_boxes
+from .files.images import to_frame_list
+from .stages.pose import WholeBodyPoseModel
+from .selection.modes import check_mode, select_indices
 from .types import FramePose, Person
 
 log = logging.getLogger("dwpose")
@@ -64,7 +64,7 @@ def resolve_model(ref: ModelRef, kind: str, download: bool = True) -> tuple[Path
 
 
 def normalise_frames(frames) -> list[np.ndarray]:
-    """Frames in any accepted form (see :func:`dwpose_core.images.to_frame_list`) -> uint8 RGB list."""
+    """Frames in any accepted form (see :func:`dwpose_core.files.images.to_frame_list`) -> uint8 RGB list."""
     return to_frame_list(frames)
 
 
@@ -229,9 +229,10 @@ def _given(boxes) -> tuple[np.ndarray, np.ndarray]:
 
 def _choose_tracks_on_boxes(frames, detections, state: VideoState, ranking: dict):
     """Track the people on their boxes alone and keep only the tracks the selection chooses
-    (ranked on clip-wide box statistics, as :func:`dwpose_core.temporal.select_tracks` does), so
+    (ranked on clip-wide box statistics, as :func:`dwpose_core.selection.tracks.select_tracks` does), so
     that the pose stage runs on the chosen people only."""
     from . import temporal
+    from .selection.tracks import select_tracks
 
     if state.box_tracker is None:
         state.box_tracker = temporal.TrackerState()
@@ -240,7 +241,7 @@ def _choose_tracks_on_boxes(frames, detections, state: VideoState, ranking: dict
                             [Person(zeros_kp, zeros_sc, b[k], float(s[k])) for k in range(len(b))])
                   for f, (b, s) in zip(frames, detections)]
     temporal.track(box_frames, state.box_tracker)
-    chosen = temporal.select_tracks(box_frames, ranking["mode"], top_k=ranking["top_k"],
+    chosen = select_tracks(box_frames, ranking["mode"], top_k=ranking["top_k"],
                                     max_people=ranking["max_people"], state=state.box_tracker)
     return [(np.array([p.box for p in frame.people], np.float32).reshape(-1, 4),
              np.array([p.box_score for p in frame.people], np.float32)) for frame in chosen]
@@ -258,12 +259,13 @@ def _boxes_from_previous(previous: FramePose, frame: np.ndarray) -> tuple[np.nda
 def _apply_temporal(results: list[FramePose], state: VideoState, track: bool, selection: str, top_k: int,
                     max_people: Optional[int], smoothing: float) -> list[FramePose]:
     from . import temporal
+    from .selection.tracks import select_tracks
 
     if state.tracker is None:
         state.tracker = temporal.TrackerState()
     temporal.track(results, state.tracker)
     if track and (selection != "all" or max_people is not None):
-        results = temporal.select_tracks(results, selection, top_k=top_k, max_people=max_people,
+        results = select_tracks(results, selection, top_k=top_k, max_people=max_people,
                                          state=state.tracker)
     if smoothing > 0:
         if state.smoother is None:

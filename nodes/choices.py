@@ -15,7 +15,7 @@ log = logging.getLogger("dwpose")
 
 from dwpose_core.hub.registry import DEFAULTS, DETECTOR, POSE
 from dwpose_core.backends.base import PRECISIONS as _PRECISIONS
-from dwpose_core.selection import SELECTION_MODES as _SELECTION_MODES
+from dwpose_core.selection.modes import SELECTION_MODES as _SELECTION_MODES
 
 NO_DETECTOR = "none"
 DEFAULT_DETECTOR = DEFAULTS[DETECTOR]
@@ -35,7 +35,7 @@ TIP_PROFILE = ("How the pose picture is drawn, for the model it feeds: controlne
 def profiles() -> list[str]:
     """Render profile names, the default first."""
     try:
-        from dwpose_core.profiles import PROFILES
+        from dwpose_core.render.profiles import PROFILES
     except ImportError:
         return [DEFAULT_PROFILE]
     names = list(PROFILES)
@@ -94,7 +94,7 @@ def _other_kind(name: str, kind: str) -> bool:
     try:
         from pathlib import Path
 
-        from dwpose_core.hub import onnx_file
+        from dwpose_core.checkpoints import onnx_file
         from dwpose_core.hub.trust import evaluate
 
         from . import comfy_bridge

@@ -2,7 +2,7 @@
 
 IMAGE is a torch tensor (B, H, W, C) float 0..1; the core takes uint8 RGB
 H x W x 3 frames and applies its one documented rule to everything else
-(``dwpose_core.images.to_rgb_uint8``: 1 channel replicated, 4 channels
+(``dwpose_core.files.images.to_rgb_uint8``: 1 channel replicated, 4 channels
 composited over white, floats clipped to 0..1). A MASK (B, H, W) is accepted
 where an image is expected and read as grayscale by that same rule.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 def image_batch_to_frames(image, node_name: str) -> list[np.ndarray]:
     """IMAGE tensor (or array) -> list of uint8 RGB frames; an empty batch is a clear error."""
-    from dwpose_core.images import to_rgb_uint8
+    from dwpose_core.files.images import to_rgb_uint8
 
     if image is None:
         raise ValueError(f"{node_name}: no image is connected; connect an IMAGE (for example from Load Image).")

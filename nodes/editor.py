@@ -2,7 +2,7 @@
 
 The edits live in the ``edits`` widget (JSON written by web/editor/), so a saved workflow
 re-applies them on every run and they follow the same frame, person and point when the
-input changes (dwpose_core.edits). Each run also hands the editor what it needs to open: the
+input changes (dwpose_core.editor.apply). Each run also hands the editor what it needs to open: the
 input poses and the backdrop frames as files in ComfyUI's temp folder (served by its /view
 route; a long clip never travels in the UI message) and the skeleton tables it draws with.
 """
@@ -52,8 +52,8 @@ class DWPoseEditor:
         }
 
     def edit(self, pose_keypoint, edits="", image=None, unique_id=None):
-        from dwpose_core.edit_tables import editor_tables
-        from dwpose_core.edits import EditError, apply_edits
+        from dwpose_core.editor.tables import editor_tables
+        from dwpose_core.editor.apply import EditError, apply_edits
 
         frames = read_frames(pose_keypoint, NAME)
         try:
@@ -89,7 +89,7 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 def editor_poses(frames) -> dict:
     """The input poses as the editor reads them: per frame, per person its id and 133 x 3 numbers."""
-    from dwpose_core.edits import person_key
+    from dwpose_core.editor.apply import person_key
 
     out = []
     for frame in frames:

@@ -244,6 +244,6 @@ class DWPoseEstimator:
 
 def _bounding_boxes(boxes) -> list:
     """Per frame a list of {x, y, width, height} (ComfyUI core's BOUNDING_BOX)."""
-    from dwpose_core.bounding_boxes import to_bounding_boxes
+    from dwpose_core.formats.boxes import to_bounding_boxes
 
     return to_bounding_boxes(boxes)

@@ -51,7 +51,7 @@ class DWPoseSaveJSON:
         }
 
     def save(self, pose_keypoint, filename_prefix="dwpose/poses", one_file_per_frame=False):
-        from dwpose_core.formats import save_json
+        from dwpose_core.formats.pose_json import save_json
 
         frames = read_frames(pose_keypoint, "DWPose Save JSON")
         if isinstance(pose_keypoint, dict):
@@ -59,7 +59,7 @@ class DWPoseSaveJSON:
         elif isinstance(pose_keypoint, (list, tuple)):
             data = list(pose_keypoint)  # saved as received: nothing another node added is lost
         else:  # JSON text
-            from dwpose_core.formats import to_pose_keypoint
+            from dwpose_core.formats.pose_json import to_pose_keypoint
 
             data = to_pose_keypoint(frames)
         folder, name, counter, subfolder = comfy_bridge.save_path(filename_prefix)
@@ -121,7 +121,7 @@ class DWPoseLoadJSON:
         return True
 
     def load(self, json_file, canvas_width=0, canvas_height=0):
-        from dwpose_core.formats import FormatError, from_pose_keypoint, load_json
+        from dwpose_core.formats.pose_json import FormatError, from_pose_keypoint, load_json
 
         path = comfy_bridge.input_file_path(json_file)
         canvas = (int(canvas_width), int(canvas_height)) if canvas_width and canvas_height else None

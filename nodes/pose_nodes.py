@@ -5,8 +5,8 @@ from . import choices, clip_state, comfy_bridge
 from .convert import frames_to_image_batch
 from .summary import summarise, ui_output
 
-from dwpose_core.people import CHOOSE_MODES
-from dwpose_core.profiles import DEFAULT_PROFILE, PROFILES
+from dwpose_core.selection.people import CHOOSE_MODES
+from dwpose_core.render.profiles import DEFAULT_PROFILE, PROFILES
 
 CATEGORY = "DWPose"
 POSE_INPUT = ("POSE_KEYPOINT", {"tooltip": "Poses per frame, from DWPose Estimator, DWPose Load JSON or any "
@@ -24,7 +24,7 @@ def _part_inputs(feet_default: bool = False) -> dict:
 
 def read_frames(pose_keypoint, node_name: str) -> list:
     """POSE_KEYPOINT -> FramePose list; a clear error for an empty or malformed value."""
-    from dwpose_core.formats import FormatError, from_pose_keypoint
+    from dwpose_core.formats.pose_json import FormatError, from_pose_keypoint
 
     if pose_keypoint is None:
         raise ValueError(f"{node_name}: no POSE_KEYPOINT is connected.")
@@ -42,14 +42,14 @@ def export(frames, pose_keypoint=None, **parts) -> list:
     (``FramePose.parts`` / ``Person.parts``, read from the JSON's ``parts`` field), so they stay
     off; ``parts`` (body=False ...) switch more off. ``pose_keypoint`` is accepted for callers
     of the old signature and not read."""
-    from dwpose_core.formats import to_pose_keypoint
+    from dwpose_core.formats.pose_json import to_pose_keypoint
 
     return to_pose_keypoint(frames, **{part: bool(parts.get(part, True)) for part in ("body", "hands", "face", "feet")})
 
 
 def _threshold(score_threshold: float, profile: str) -> float:
     """The widget's threshold, never below the profile's own (wan_animate 0.5, steadydancer 0.35)."""
-    from dwpose_core.profiles import get_profile
+    from dwpose_core.render.profiles import get_profile
 
     return max(float(score_threshold), get_profile(profile).threshold)
 
@@ -97,7 +97,7 @@ class DWPoseRender:
     def render(self, pose_keypoint, resolution=choices.DEFAULT_RESOLUTION, body=True, hands=True, face=True,
                feet=False, scale_stick_for_xinsir_cn=False, score_threshold=0.3, profile=DEFAULT_PROFILE,
                unique_id=None):
-        from dwpose_core.render import draw_pose, output_size
+        from dwpose_core.render.draw import draw_pose, output_size
 
         frames = read_frames(pose_keypoint, "DWPose Render")
         # An IMAGE batch has one size: every frame is drawn at the first frame's output size.
@@ -120,7 +120,7 @@ SELECT_MODES = list(CHOOSE_MODES)
 
 def parse_indices(text: str, node_name: str) -> list[int]:
     """"0, 2" -> [0, 2]; the message says what is wrong."""
-    from dwpose_core.people import parse_indices as parse
+    from dwpose_core.selection.people import parse_indices as parse
 
     try:
         return parse(text)
@@ -156,7 +156,7 @@ class DWPoseSelectPeople:
 
     def select(self, pose_keypoint, selection="largest", top_k=1, indices="0", body=True, hands=True, face=True,
                feet=True):
-        from dwpose_core.people import choose
+        from dwpose_core.selection.people import choose
 
         name = "DWPose Select People"
         frames = read_frames(pose_keypoint, name)

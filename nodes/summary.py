@@ -11,7 +11,7 @@
                    "points": [[x, y, "#rrggbb"], ...]}, ...],
      "pose_keypoint": [...]}                               # the whole JSON, short clips only
 
-Previews are the renderer's own drawing commands (``dwpose_core.render.pose_commands``) for
+Previews are the renderer's own drawing commands (``dwpose_core.render.draw.pose_commands``) for
 the frame at its canvas size (coordinates in the drawing canvas, ``width`` x ``height``), so
 neither this module nor the JavaScript holds a copy of any table or rule. Long clips carry the
 per-frame counts (a few bytes a frame), never the whole JSON.
@@ -40,7 +40,7 @@ def part_counts(frame, enabled: dict, threshold: float) -> list[int]:
 
 def preview(frame, index: int, options: dict) -> dict:
     """One frame's drawing commands from the renderer (lines and points, in drawing-canvas pixels)."""
-    from dwpose_core.render import pose_commands
+    from dwpose_core.render.draw import pose_commands
 
     drawing = pose_commands(frame, size=(frame.width, frame.height), **options)
     lines: list = []
@@ -71,7 +71,7 @@ def summarise(frames: Sequence, *, body: bool = True, hands: bool = True, face: 
     Counts use the core's present rule and each frame's own parts; previews are the renderer's
     drawing commands with the same options as the pictures (``profile``, ``xinsir`` ...).
     """
-    from dwpose_core.profiles import get_profile
+    from dwpose_core.render.profiles import get_profile
 
     profile = get_profile(render_options.get("profile", "controlnet"))
     threshold = profile.threshold if threshold is None else threshold

@@ -1,6 +1,6 @@
 """Nodes for video-generation models: retarget a clip to a reference character; face crops.
 
-Thin adapters over dwpose_core.retarget and dwpose_core.face_crops. Widgets are only ever
+Thin adapters over dwpose_core.animate.retarget and dwpose_core.animate.face_crops. Widgets are only ever
 appended (saved workflows store widget values by position).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ CATEGORY = "DWPose"
 
 def parse_track_ids(text: str, node_name: str) -> list[int]:
     """"0, 2" -> [0, 2]; an empty text -> [] (every track)."""
-    from dwpose_core.people import parse_indices
+    from dwpose_core.selection.people import parse_indices
 
     try:
         return parse_indices(text, "track_ids")
@@ -69,7 +69,7 @@ class DWPoseRetarget:
     def retarget(self, pose_keypoint, reference_people="auto", feet_on_ground=True, length_quantile=0.9,
                  max_ratio_spread=2.5, reference_image=None, reference_pose=None, dwpose_model=None,
                  unique_id=None):
-        from dwpose_core.retarget import RetargetError, retarget
+        from dwpose_core.animate.retarget import RetargetError, retarget
 
         name = "DWPose Retarget"
         frames = read_frames(pose_keypoint, name)
@@ -139,8 +139,8 @@ class DWPoseFaceCrops:
     def crop(self, image, pose_keypoint, size=512, scale=1.3, smoothing=1.0, track_ids="", unique_id=None):
         import numpy as np
 
-        from dwpose_core.bounding_boxes import to_bounding_box
-        from dwpose_core.face_crops import face_crops
+        from dwpose_core.formats.boxes import to_bounding_box
+        from dwpose_core.animate.face_crops import face_crops
 
         name = "DWPose Face Crops"
         frames = read_frames(pose_keypoint, name)

@@ -448,7 +448,8 @@ def _per_user_cache_in_tmp(tmp_path_factory):
 def hub_env(tmp_path, monkeypatch):
     """An isolated world: the extension lives in tmp (custom_nodes/comfyui-dwpose), caches are in tmp,
     no proxy, no host registered, nothing remembered from earlier tests."""
-    from dwpose_core.hub import download, locate, onnx_file, resolver, verify
+    from dwpose_core.hub import download, locate, resolver, verify
+    from dwpose_core.checkpoints import onnx_file
 
     for var in _CLEARED:
         monkeypatch.delenv(var, raising=False)

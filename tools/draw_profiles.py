@@ -16,9 +16,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dwpose_core.profiles import PROFILES  # noqa: E402
-from dwpose_core.render import draw_pose  # noqa: E402
-from dwpose_core.render_cli import _write_png  # noqa: E402
+from dwpose_core.render.profiles import PROFILES  # noqa: E402
+from dwpose_core.render.draw import draw_pose  # noqa: E402
+from dwpose_core.cli.render import _write_png  # noqa: E402
 from dwpose_core.types import FramePose, Person  # noqa: E402
 
 # COCO body points of a standing figure on a 512 x 768 canvas, arms out, feet apart.

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from .base import BackendError, BackendInfo, DeviceError, InferenceModel
-from .choice import BACKENDS, choose_backend, plan_backend
-from .detsize import derived_graph
+from .plan import BACKENDS, choose_backend, plan_backend
+from .derived_graphs import derived_graph
 
 __all__ = ["BackendError", "BackendInfo", "DeviceError", "InferenceModel", "ModelHandle", "acquire_model", "load_model",
            "load_detector", "release_model", "release_all", "choose_backend"]
@@ -155,9 +155,9 @@ def load_detector(path: Union[str, Path], det_size: int = 640, **options) -> Mod
     640 (the published file's contract) loads the file as it is. Another size: the torch backend
     runs the published weights at that size directly; with ONNX Runtime (chosen or auto on the CPU)
     the pack writes an ONNX graph of the same weights at that size once into the per-user cache
-    (``dwpose_core.backends.detsize``) and runs it; without torch to write it, a clear error.
+    (``dwpose_core.backends.derived_graphs``) and runs it; without torch to write it, a clear error.
     """
-    from ..detection import check_det_size
+    from ..stages.detection import check_det_size
 
     size = check_det_size(det_size)
     return acquire_model(path, det_size=None if size == 640 else size, **options)
@@ -192,8 +192,8 @@ def _create(path: Path, backend: str, device, precision, providers, option_name,
 
 def _any_batch(path: Path, providers):
     """ONNX Runtime on ``path``, or on its dynamic-batch derived graph when the file is fixed to batch 1."""
-    from . import detsize
-    from .choice import torch_installed
+    from . import derived_graphs as detsize
+    from .plan import torch_installed
     from .ort_backend import OrtModel
 
     try:

@@ -43,7 +43,7 @@ def optimised_path(path: Path, ort_version: str) -> Optional[Path]:
     """Where the optimised graph of ``path`` lives for this machine and onnxruntime (None: off)."""
     if not enabled():
         return None
-    from .detsize import cache_dir
+    from .derived_graphs import cache_dir
 
     try:
         st = Path(path).stat()
@@ -56,8 +56,8 @@ def optimised_path(path: Path, ort_version: str) -> Optional[Path]:
 
 
 def record(graph: Path) -> None:
-    """Write the size/mtime/SHA-256 record that :func:`dwpose_core.backends.detsize._verified` checks."""
-    from .detsize import _record_path, _write_atomic, sha256_file
+    """Write the size/mtime/SHA-256 record that :func:`dwpose_core.backends.derived_graphs._verified` checks."""
+    from .derived_graphs import _record_path, _write_atomic, sha256_file
 
     st = graph.stat()
     _write_atomic(_record_path(graph), json.dumps(
@@ -65,6 +65,6 @@ def record(graph: Path) -> None:
 
 
 def verified(graph: Path) -> bool:
-    from .detsize import _verified
+    from .derived_graphs import _verified
 
     return _verified(graph)

@@ -83,7 +83,7 @@ def resolve_device(device=None, option_name: Optional[str] = None):
     """torch.device for a request: None/"auto" = best available accelerator, else CPU.
 
     ``option_name`` words the errors for where the device was chosen (``--device``, a widget)."""
-    from .choice import setting, suggest
+    from .plan import setting, suggest
 
     torch = _torch()
     if device is None or str(device) in ("", "auto"):

@@ -107,7 +107,7 @@ def _onnx_looks_like(outputs: dict) -> tuple[Optional[str], str]:
 
 def _check_onnx(path: Path, spec: Optional[ModelSpec], kind: Optional[str]):
     try:
-        from . import onnx_file
+        from ..checkpoints import onnx_file
 
         model = onnx_file.load(path)
     except ImportError:
@@ -176,7 +176,13 @@ def _pth_looks_like(keys: list[str]) -> Optional[str]:
 
 
 def _check_pth(path: Path, kind: Optional[str]) -> tuple[list[str], Optional[str]]:
-    from .safe_pickle import CheckpointArchive, CheckpointFormatError, LazyTensor, describe_root, find_state_dict
+    from ..checkpoints.safe_pickle import (
+        CheckpointArchive,
+        CheckpointFormatError,
+        LazyTensor,
+        describe_root,
+        find_state_dict,
+    )
 
     prefix = f"{path.name}: "
 

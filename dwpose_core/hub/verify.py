@@ -20,7 +20,7 @@ from typing import Optional
 from . import user_cache
 from .digest import sha256_file
 from .registry import ModelSpec
-from .structure import CHECK_VERSION, check_structure, file_format, torch_available  # noqa: F401 (re-export)
+from .structure import CHECK_VERSION, check_structure, file_format, torch_available  # noqa: F401 re-export
 
 log = logging.getLogger("dwpose.hub")
 

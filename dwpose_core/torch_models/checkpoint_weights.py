@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from ..hub.safe_pickle import describe_root
+from ..checkpoints.safe_pickle import describe_root
 from .onnx_weights import _RTMPOSE_BY_STEM, _YOLOX_BY_STEM, Spec, parameter_order
-from .pth_reader import Checkpoint, CheckpointFormatError, LazyTensor, find_state_dict
+from ..checkpoints.pth_reader import Checkpoint, CheckpointFormatError, LazyTensor, find_state_dict
 from .rtmpose import RTMPoseSpec
 from .weight_errors import ArchitectureMismatch, WeightsFormatError
 from .yolox import YOLOXSpec

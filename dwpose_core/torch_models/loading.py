@@ -29,8 +29,8 @@ from typing import Union
 
 import torch
 
-from ..hub import onnx_file
-from .checkpoint_weights import (  # noqa: F401  (re-exported: moved from this module)
+from ..checkpoints import onnx_file
+from .checkpoint_weights import (  # noqa: F401  re-exported: moved from this module
     DEFAULT_BN_EPS,
     check_state_dict,
     checkpoint_spec,
@@ -39,7 +39,7 @@ from .checkpoint_weights import (  # noqa: F401  (re-exported: moved from this m
     spec_from_state_dict,
     state_dict_from_checkpoint,
 )
-from .onnx_weights import (  # noqa: F401  (re-exported: moved from this module)
+from .onnx_weights import (  # noqa: F401  re-exported: moved from this module
     Spec,
     onnx_parameters,
     onnx_wiring,
@@ -49,7 +49,7 @@ from .onnx_weights import (  # noqa: F401  (re-exported: moved from this module)
     state_dict_from_onnx,
 )
 from .rtmpose import RTMPoseSpec
-from .weight_errors import ArchitectureMismatch, WeightsFormatError  # noqa: F401  (this module's errors)
+from .weight_errors import ArchitectureMismatch, WeightsFormatError  # noqa: F401  this module's errors
 from .yolox import YOLOXSpec
 
 log = logging.getLogger("dwpose")

@@ -21,7 +21,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from ..hub import onnx_file
+from ..checkpoints import onnx_file
 from .rtmpose import VARIANTS as RTMPOSE_VARIANTS
 from .rtmpose import RTMPoseSpec
 from .weight_errors import ArchitectureMismatch, WeightsFormatError

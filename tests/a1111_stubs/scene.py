@@ -1,4 +1,4 @@
-"""Shared pieces of the A1111 tests (tests/test_a1111_*.py): the stand-ins' location, an oracle scene, and
+"""Shared pieces of the A1111 tests (tests/a1111/test_a1111_*.py): the stand-ins' location, an oracle scene, and
 geometry written from REFERENCE.md (independent of dwpose_core)."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The pose editor in a real headless Chromium: the node's real UI output is loaded through the
 extension's hooks (a stand-in ComfyUI app), points are dragged with synthetic mouse events,
 key-frame edits are interpolated and carried over a range, and the edits that come back are
-checked numerically — and against dwpose_core.edits applying the same document.
+checked numerically — and against dwpose_core.editor.apply applying the same document.
 
 Skips unless Chromium and the `websockets` package are installed (see editor_cdp.py)."""
 from __future__ import annotations
@@ -44,7 +44,7 @@ def pack(tmp_path_factory):
 
 
 def standing(cx, cy, height, track_id):
-    from dwpose_core.edit_tables import default_pose
+    from dwpose_core.editor.tables import default_pose
     from dwpose_core.types import Person
 
     kp = np.asarray(default_pose(), np.float64) * height + [cx, cy]
@@ -53,7 +53,7 @@ def standing(cx, cy, height, track_id):
 
 
 def a_clip(n, walk=lambda f: STEP * f):
-    from dwpose_core.formats import to_pose_keypoint
+    from dwpose_core.formats.pose_json import to_pose_keypoint
     from dwpose_core.types import FramePose
 
     return to_pose_keypoint([FramePose(W, H, [standing(150 + walk(f), 180, 280, 5), standing(340, 190, 240, 8)])
@@ -98,9 +98,9 @@ def js_view(browser):
 
 
 def assert_same_as_python(view, pk, edits):
-    """The editor's frames equal dwpose_core.edits applying the same document to the same input."""
-    from dwpose_core.edits import apply_edits
-    from dwpose_core.formats import from_pose_keypoint
+    """The editor's frames equal dwpose_core.editor.apply applying the same document to the same input."""
+    from dwpose_core.editor.apply import apply_edits
+    from dwpose_core.formats.pose_json import from_pose_keypoint
 
     frames = apply_edits(from_pose_keypoint(pk), edits)
     assert len(view) == len(frames)
@@ -182,7 +182,7 @@ def test_drag_interpolate_apply_to_range_and_read_back(browser, pack):
         browser.click(round(rect[0]), round(rect[1]))
         doc = json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))
         assert doc["keys"]["4"]["t8"]["lr"] == 2 and doc["keys"]["4"]["t5"]["pts"][str(KNEE)] == {"off": 1}
-        from dwpose_core.edit_tables import default_pose
+        from dwpose_core.editor.tables import default_pose
 
         added, template = np.asarray(doc["added"]["a1"]["base"]), np.asarray(default_pose())
         height = (added[16, 1] - added[0, 1]) / (template[16, 1] - template[0, 1])

@@ -1,0 +1,157 @@
+"""``python -m dwpose_core render POSE.json ... --out DIR``: POSE_KEYPOINT files -> pose pictures.
+
+One PNG per frame, ``<stem>_<frame>.png`` (frame numbers zero-padded to 5 digits), or one
+``<stem>.mp4`` per input with ``--video``. Every file is written under a temporary name in its
+folder and then renamed, so no half-written picture is ever left under its final name.
+Exit codes: 0 every input done; 1 some inputs could not be read or written (the others were);
+2 wrong arguments. Messages are one line on stderr (a traceback only with ``--debug``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .main import size_arg
+from ..render.profiles import DEFAULT_PROFILE, PROFILES
+
+__all__ = ["main", "build_parser"]
+
+PROG = "python -m dwpose_core render"
+
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2 (raised, handled in main)
+        raise _ArgumentError(message)
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Draw POSE_KEYPOINT / OpenPose JSON files as pose pictures.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                epilog="Exit codes: 0 all inputs done, 1 some inputs failed, 2 wrong arguments.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="POSE.json", help="POSE_KEYPOINT / OpenPose JSON files")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created when missing)")
+    p.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE, help="how to draw (the model to feed)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=size_arg, help="output size WxH (default: the canvas size in the JSON)")
+    size.add_argument("--resolution", type=_positive(int), help="output short side, rounded to a multiple of 8")
+    p.add_argument("--no-body", action="store_true", help="leave the body out")
+    p.add_argument("--no-hands", action="store_true", help="leave the hands out")
+    p.add_argument("--no-face", action="store_true", help="leave the face out")
+    feet = p.add_mutually_exclusive_group()
+    feet.add_argument("--feet", action="store_true", help="draw the feet (controlnet: off by default)")
+    feet.add_argument("--no-feet", action="store_true", help="leave the feet out (e.g. wan_animate's toe points)")
+    p.add_argument("--xinsir", action="store_true", help="xinsir SDXL stick widths (controlnet profile)")
+    p.add_argument("--threshold", type=float, default=None, help="score threshold (default: the profile's)")
+    p.add_argument("--canvas", type=size_arg, default=None, help="canvas WxH for plain OpenPose JSON without one")
+    p.add_argument("--video", action="store_true", help="write <stem>.mp4 instead of one PNG per frame")
+    p.add_argument("--fps", type=_positive(float), default=24.0, help="frames per second of --video")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _write_png(path: Path, rgb) -> None:
+    from ..files.outputs import write_image
+
+    write_image(path, rgb)
+
+
+def _write_video(path: Path, pictures: Sequence, fps: float) -> None:
+    from ..files.outputs import VideoFileWriter
+
+    writer = VideoFileWriter(path, fps)
+    try:
+        for rgb in pictures:
+            writer.write(rgb)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.close()
+
+
+def _render_one(path: Path, args) -> list[Path]:
+    from ..formats.pose_json import from_pose_keypoint
+    from ..render.draw import draw_pose, output_size
+
+    frames = from_pose_keypoint(path.read_bytes(), canvas_size=args.canvas)
+    if not frames:
+        raise ValueError("holds no frames")
+    # One size for all frames of an input (a video has one size): the first frame's.
+    size = args.size or output_size(frames[0].width, frames[0].height, args.resolution)
+    options = dict(size=size, profile=args.profile, body=not args.no_body, hands=not args.no_hands,
+                   face=not args.no_face, feet=True if args.feet else False if args.no_feet else None,
+                   xinsir=args.xinsir, threshold=args.threshold)
+    if args.video:
+        target = args.out / f"{path.stem}.mp4"
+        _write_video(target, [draw_pose(f, **options) for f in frames], args.fps)
+        return [target]
+    written = []
+    for i, frame in enumerate(frames):
+        target = args.out / f"{path.stem}_{i:05d}.png"
+        _write_png(target, draw_pose(frame, **options))
+        written.append(target)
+    return written
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``render`` command with ``argv`` (the arguments after ``render``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _ArgumentError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        if not os.access(args.out, os.W_OK):
+            raise PermissionError(f"{args.out} is not writable")
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write to --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in args.inputs:
+        try:
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} is not a file")
+            written = _render_one(path, args)
+            print(f"{path}: wrote {len(written)} file{'s' if len(written) != 1 else ''} to {args.out}")
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # one bad input never stops the others
+            if args.debug:
+                import traceback
+
+                traceback.print_exc()
+            failed += 1
+            message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+            print(f"{PROG}: {' '.join(message.split())}", file=sys.stderr)
+    if failed:
+        print(f"{PROG}: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The edit document of the pose editor: reading and validating it (:func:`parse_edits`) and
+writing it back (:func:`dump_edits`). Its format and the rules for applying it are described in
+:mod:`dwpose_core.editor.apply`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Union
+
+import numpy as np
+
+from .. import skeleton as sk
+
+__all__ = ["EditError", "empty_edits", "parse_edits", "dump_edits", "key_frames"]
+
+
+class EditError(ValueError):
+    """An edit document that cannot be read; the message names the field."""
+
+
+def empty_edits() -> dict:
+    return {"version": 1, "added": {}, "keys": {}}
+
+
+def parse_edits(edits: Union[None, str, dict]) -> dict:
+    """The edit document from a widget value (JSON text, '' = none) or a dict; validated."""
+    if edits is None or (isinstance(edits, str) and not edits.strip()):
+        return empty_edits()
+    if isinstance(edits, str):
+        try:
+            edits = json.loads(edits)
+        except json.JSONDecodeError as exc:
+            raise EditError(f"edits are not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(edits, dict):
+        raise EditError(f"edits must be a JSON object; got {type(edits).__name__}")
+    doc = empty_edits()
+    for aid, added in (edits.get("added") or {}).items():
+        base = np.asarray(added.get("base") if isinstance(added, dict) else None, dtype=object)
+        if base.shape != (sk.NUM_KEYPOINTS, 2):
+            raise EditError(f"added.{aid}.base must be {sk.NUM_KEYPOINTS} [x, y] pairs")
+        doc["added"][str(aid)] = {"base": [[float(x), float(y)] for x, y in base.tolist()]}
+    for frame, people in (edits.get("keys") or {}).items():
+        if not str(frame).isdigit() or not isinstance(people, dict):
+            raise EditError(f"keys.{frame}: expected a frame number mapping person ids to edits")
+        out = {}
+        for pid, edit in people.items():
+            where = f"keys.{frame}.{pid}"
+            if not isinstance(edit, dict):
+                raise EditError(f"{where} must be an object")
+            clean: dict[str, Any] = {}
+            for name, allowed in (("del", (0, 1)), ("lr", (0, 1, 2))):
+                if name in edit:
+                    if edit[name] not in allowed:
+                        raise EditError(f"{where}.{name} is {edit[name]!r}; expected one of {allowed}")
+                    clean[name] = int(edit[name])
+            points = {}
+            for j, state in (edit.get("pts") or {}).items():
+                points[str(int(j))] = _point_state(state, f"{where}.pts.{j}", int(j))
+            if points:
+                clean["pts"] = points
+            if clean:
+                out[str(pid)] = clean
+        if out:
+            doc["keys"][str(int(frame))] = out
+    return doc
+
+
+def _point_state(state: Any, where: str, j: int) -> dict:
+    if not 0 <= j < sk.NUM_KEYPOINTS:
+        raise EditError(f"{where}: point index must be 0..{sk.NUM_KEYPOINTS - 1}")
+    if isinstance(state, dict) and state.get("off"):
+        return {"off": 1}
+    for name in ("d", "p"):
+        value = state.get(name) if isinstance(state, dict) else None
+        if value is not None:
+            xy = np.asarray(value, dtype=np.float64)
+            if xy.shape != (2,) or not np.isfinite(xy).all():
+                raise EditError(f"{where}.{name} must be two finite numbers")
+            return {name: [float(xy[0]), float(xy[1])]}
+    raise EditError(f"{where}: expected {{'d': [dx, dy]}}, {{'p': [x, y]}} or {{'off': 1}}")
+
+
+def dump_edits(doc: dict) -> str:
+    """Compact JSON text for the widget value ('' when there is nothing)."""
+    doc = parse_edits(doc)
+    if not doc["keys"] and not doc["added"]:
+        return ""
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def key_frames(doc: Union[str, dict]) -> list[int]:
+    return sorted(int(f) for f in parse_edits(doc)["keys"])
