@@ -64,7 +64,7 @@ import sys, time
 if int(sys.argv[1]):
     import ray
     ray.init(num_cpus=int(sys.argv[1]), include_dashboard=False)
-from dwpose_core.batch import run as batch
+from dwpose_core.cli import batch
 started = time.perf_counter()
 code = batch.main(sys.argv[2:])
 print("BATCH_SECONDS", time.perf_counter() - started, file=sys.stderr)

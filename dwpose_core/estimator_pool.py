@@ -7,10 +7,12 @@ counted cache, so only what changed is loaded) and gives the old one back. ``rel
 gives one holder's estimator back (A1111's ``unload``); ``release_all()`` is ComfyUI's "free
 memory". A model is freed when no estimator holds it any more.
 
-Backend fallback (the one rule): with ``backend="auto"``, a file the torch backend was chosen for
-but cannot run (a :class:`~dwpose_core.backends.BackendError` while loading) is loaded with ONNX
-Runtime instead, with one warning. An explicit ``torch`` or ``onnxruntime`` is honoured or refused
-with that error; it never silently changes.
+Backend fallback (the one rule, :func:`dwpose_core.backends.plan.fallback_backend`): with
+``backend="auto"``, a file the torch backend was planned for but cannot run (a
+:class:`~dwpose_core.backends.BackendError` while loading) is loaded with ONNX Runtime instead,
+with one warning, when every model is an .onnx file. A :class:`~dwpose_core.backends.DeviceError`
+never falls back; an explicit ``torch`` or ``onnxruntime`` is honoured or refused with that error;
+it never silently changes.
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class ModelSetup:
 def build_estimator(setup: ModelSetup):
     """A :class:`~dwpose_core.pipeline.WholeBodyEstimator` for ``setup``, with the fallback rule."""
     from .backends import BackendError, DeviceError
+    from .backends.plan import fallback_backend
     from .pipeline import WholeBodyEstimator
 
     def build(backend: str):
@@ -70,22 +73,16 @@ def build_estimator(setup: ModelSetup):
     except DeviceError:  # the device asked for is not there: never a silent run elsewhere
         raise
     except BackendError as exc:
-        if setup.backend != "auto" or not _onnx_fallback_possible(setup):
+        # the plan that failed to load (set by the loader), so a file ONNX Runtime already failed is not retried
+        fallback = fallback_backend(setup.backend, (setup.detector, setup.pose),
+                                    getattr(exc, "plan", None))
+        if fallback is None:
             raise
         log.warning("DWPose: the torch backend cannot run these models (%s); using ONNX Runtime instead.", exc)
         try:
-            return build("onnxruntime")
+            return build(fallback)
         except BackendError:
             raise exc from None
-
-
-def _onnx_fallback_possible(setup: ModelSetup) -> bool:
-    """ONNX Runtime can take over: it is installed and every model is an .onnx file."""
-    import importlib.util
-
-    names = [n for n in (setup.detector, setup.pose) if n]
-    return importlib.util.find_spec("onnxruntime") is not None and all(
-        str(n).lower().endswith(".onnx") for n in names)
 
 
 class EstimatorPool:

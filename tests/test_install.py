@@ -21,7 +21,7 @@ def versions(**installed):
 
 
 ALL_REQS = dict(numpy="2.0.0", opencv_python_headless="4.10.0", onnx="1.16.0", huggingface_hub="0.25.0",
-                scikit_image="0.24.0", tqdm="4.66.0", safetensors="0.4.3")
+                scipy="1.13.0", tqdm="4.66.0", safetensors="0.4.3")
 
 
 class FakePip:

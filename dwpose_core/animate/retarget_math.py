@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ..skeleton import NUM_KEYPOINTS, SCORE_THRESHOLD
+from ..errors import DWPoseError
 
 __all__ = ["retarget_arrays", "BONES", "NECK", "RetargetError"]
 
@@ -36,7 +37,7 @@ _FOOT = np.arange(15, 23)
 _LEFT_RIGHT = {5: "l", 7: "l", 9: "l", 11: "l", 13: "l", 15: "l", 1: "l", 3: "l", 17: "l", 18: "l", 19: "l"}
 
 
-class RetargetError(ValueError):
+class RetargetError(DWPoseError, ValueError):
     """The reference cannot be used (no person, no body)."""
 
 

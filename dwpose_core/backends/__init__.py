@@ -1,29 +1,45 @@
-"""Backend selection and the process-wide model cache.
+"""Model loading: execute a backend plan, and the process-wide model cache.
 
 ``acquire_model(path, backend=..., ...)`` returns a :class:`ModelHandle`: one
-holder's claim on a model that is created once per process per (file, backend,
-device, precision, providers, input size) and shared thread-safely. The model
-is freed when its last handle is released; releasing a handle twice is a no-op,
-so one holder can never free a model another still holds. ``load_model`` is the
-older form (it returns the shared model itself; ``release_model(model)`` gives
-back one of those anonymous holds, never a handle's).
+holder's claim on a model that is created once per process per plan key (file,
+backend, device, precision, providers, input size, derived graph) and shared
+thread-safely. The model is freed when its last handle is released; releasing a
+handle twice is a no-op, so one holder can never free a model another still
+holds. ``load_model`` is the older form (it returns the shared model itself;
+``release_model(model)`` gives back one of those anonymous holds, never a handle's).
 
-``backend="auto"`` resolves with :func:`choose_backend`; the choice is logged
-once and kept on ``model.info``.
+Each load decides once with :func:`~dwpose_core.backends.plan.make_plan` (the
+``auto`` rule, the device, the providers, the precision, a derived graph) and
+then runs that :class:`~dwpose_core.backends.plan.BackendPlan` as it is. What
+runs is logged once and kept on ``model.info``; the plan on ``model.plan``.
+The plan module is imported on first use (``BackendPlan``, ``make_plan``,
+``choose_backend``, ``plan_backend`` are reachable from here all the same).
 """
 from __future__ import annotations
 
 import logging
 import threading
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from .base import BackendError, BackendInfo, DeviceError, InferenceModel
-from .plan import BACKENDS, choose_backend, plan_backend
 from .derived_graphs import derived_graph
 
+if TYPE_CHECKING:
+    from .plan import BackendPlan
+
 __all__ = ["BackendError", "BackendInfo", "DeviceError", "InferenceModel", "ModelHandle", "acquire_model", "load_model",
-           "load_detector", "release_model", "release_all", "choose_backend"]
+           "load_detector", "release_model", "release_all", "choose_backend", "BackendPlan", "make_plan"]
+
+_FROM_PLAN = ("BACKENDS", "BackendPlan", "make_plan", "choose_backend", "plan_backend", "fallback_backend")
+
+
+def __getattr__(name: str):
+    if name in _FROM_PLAN:  # the plan module, on first use
+        from . import plan
+
+        return getattr(plan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger("dwpose")
 
@@ -94,29 +110,32 @@ def _drop_hold(model) -> bool:
 
 
 def _get(path, backend, device, precision, providers, option_name, det_size, batch="file") -> InferenceModel:
-    path = Path(path).resolve()
-    if backend not in BACKENDS:
-        raise BackendError(f"Unknown backend {backend!r}; use one of {', '.join(BACKENDS)}.")
-    if backend == "auto":
-        backend, planned = plan_backend(path, device, option_name=option_name)
-        if planned is not None and providers == "auto":
-            providers = planned
-    prov_key = providers if isinstance(providers, str) else tuple(providers)
-    if batch not in ("file", "any"):
-        raise ValueError(f"batch must be 'file' or 'any', not {batch!r}.")
-    batch = batch if backend == "onnxruntime" and not det_size else "file"  # torch and det_size: any batch already
-    key = (str(path), backend, device, precision, prov_key, det_size, batch)
+    from .plan import make_plan
+
+    plan = make_plan(path, backend, device=device, precision=precision, providers=providers,
+                     option_name=option_name, det_size=det_size, batch=batch)
+    return _load(plan)
+
+
+def _load(plan: "BackendPlan") -> InferenceModel:
+    """The cached model for ``plan``, created from it when missing; takes one hold."""
     with _lock:
-        model = _cache.get(key)
+        model = _cache.get(plan.key)
         if model is None:
-            model = _create(path, backend, device, precision, providers, option_name, det_size, batch)
-            _cache[key] = model
+            try:
+                model = _create(plan)
+            except BackendError as exc:
+                if getattr(exc, "plan", None) is None:
+                    exc.plan = plan  # the estimator pool's fallback rule reads which plan failed
+                raise
+            _cache[plan.key] = model
         _holds[id(model)] = _holds.get(id(model), 0) + 1
-    report_key = (str(path), str(model.info), det_size)
+    report_key = (str(plan.path), str(model.info), plan.det_size)
     if report_key not in _reported:
         _reported.add(report_key)
-        size = f" at {det_size}x{det_size}" if det_size else ""
-        log.info("DWPose: %s runs with %s%s", path.name, model.info, size)
+        size = f" at {plan.det_size}x{plan.det_size}" if plan.det_size else ""
+        log.info("DWPose: %s runs with %s%s", plan.path.name, model.info, size)
+        log.debug("DWPose: %s", plan)
     return model
 
 
@@ -163,37 +182,37 @@ def load_detector(path: Union[str, Path], det_size: int = 640, **options) -> Mod
     return acquire_model(path, det_size=None if size == 640 else size, **options)
 
 
-def _create(path: Path, backend: str, device, precision, providers, option_name, det_size, batch) -> InferenceModel:
-    if backend == "onnxruntime":
-        if path.suffix.lower() != ".onnx":
-            raise BackendError(
-                f"{path.name} is not an ONNX file; ONNX Runtime runs .onnx files only. "
-                "Use backend='torch' for .pth checkpoints."
-            )
+def _create(plan: "BackendPlan") -> InferenceModel:
+    """Run the plan: the decided backend, device or providers, precision and graph; nothing is asked again."""
+    path = plan.path
+    if plan.backend == "onnxruntime":
         from .ort_backend import OrtModel
 
-        if det_size:
-            model = OrtModel(derived_graph(path, det_size), providers=providers)
-        elif batch == "any":
-            model = _any_batch(path, providers)
+        providers = list(plan.providers)
+        if plan.derived_graph == "det_size":
+            model = OrtModel(derived_graph(path, plan.det_size), providers=providers)
+        elif plan.derived_graph == "batch":
+            model = _any_batch(path, providers, plan.can_write_graph)
         else:
             model = OrtModel(path, providers=providers)
         model.path = path  # messages name the user's file
-        return model
-    try:
+    else:
+        import torch
+
         from .torch_backend import TorchModel
-    except ImportError as exc:
-        raise BackendError(f"The torch backend is unavailable ({exc}); use backend='onnxruntime'.") from exc
-    model = TorchModel(path, device=device, precision=precision, option_name=option_name)
-    if det_size:
-        model.set_input_hw((det_size, det_size))
+
+        model = TorchModel(path, device=torch.device(plan.device), precision=plan.precision,
+                           option_name=plan.option_name)
+        if plan.det_size:
+            model.set_input_hw((plan.det_size, plan.det_size))
+    model.plan = plan
     return model
 
 
-def _any_batch(path: Path, providers):
-    """ONNX Runtime on ``path``, or on its dynamic-batch derived graph when the file is fixed to batch 1."""
+def _any_batch(path: Path, providers, can_write: bool = True):
+    """ONNX Runtime on ``path``, or on its dynamic-batch derived graph when the file is fixed to batch 1
+    (one written by an earlier process; else written now when ``can_write``: torch is installed)."""
     from . import derived_graphs as detsize
-    from .plan import torch_installed
     from .ort_backend import OrtModel
 
     try:
@@ -203,7 +222,7 @@ def _any_batch(path: Path, providers):
     except OSError:
         pass
     model = OrtModel(path, providers=providers)
-    if model.max_batch is None or not torch_installed():
+    if model.max_batch is None or not can_write:
         return model
     try:
         derived = OrtModel(derived_graph(path), providers=providers)

@@ -16,6 +16,8 @@ from typing import Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ..errors import DWPoseError
+
 
 @dataclass(frozen=True)
 class BackendInfo:
@@ -78,7 +80,7 @@ def device_path(model, name: str):
 PRECISIONS = ("fp32", "fp16", "bf16")  # what the torch backend runs in (ONNX Runtime: as exported)
 
 
-class BackendError(RuntimeError):
+class BackendError(DWPoseError, RuntimeError):
     """A backend or provider cannot be used; the message says what to do."""
 
 

@@ -2,10 +2,11 @@
 
 ``providers="auto"`` takes the best accelerator provider the installed
 onnxruntime offers, else CPU, and says which. Naming a provider explicitly
-that is not available is an error, never a silent CPU fallback.
+that is not available is an error, never a silent CPU fallback. The backend
+plan (``backends.plan``) resolves the list once; :class:`OrtModel` takes a
+resolved list as it is.
 """
 from __future__ import annotations
-
 
 import logging
 import os
@@ -68,7 +69,7 @@ def resolve_providers(providers: Union[str, Sequence[str]] = "auto") -> list[str
                     return [name, CPU]
             return [CPU]
         providers = [providers]
-    wanted = [ALIASES.get(p.lower(), p) for p in providers]
+    wanted = provider_names(providers)
     missing = [p for p in wanted if p not in available]
     if missing:
         hint = ""
@@ -82,8 +83,15 @@ def resolve_providers(providers: Union[str, Sequence[str]] = "auto") -> list[str
             f"ONNX Runtime provider(s) {', '.join(missing)} not available; this onnxruntime offers "
             f"{', '.join(available)}.{hint}"
         )
+    return wanted
+
+
+def provider_names(providers: Sequence[str]) -> list[str]:
+    """Full provider names for ``providers`` (short names expanded), CPU last for the ops an
+    accelerator does not cover (as ORT itself does). Asks onnxruntime nothing."""
+    wanted = [ALIASES.get(p.lower(), p) for p in providers]
     if CPU not in wanted:
-        wanted.append(CPU)  # for ops an accelerator does not cover, as ORT itself does
+        wanted.append(CPU)
     return wanted
 
 
@@ -169,11 +177,16 @@ def drop_session(path: Path, providers: list[str]) -> None:
 
 
 class OrtModel:
-    """An ONNX file run by ONNX Runtime; input size and batch read from the graph."""
+    """An ONNX file run by ONNX Runtime; input size and batch read from the graph.
+
+    ``providers``: a list is the decided provider list, best first (as :func:`resolve_providers`
+    or the backend plan returns it), used as it is; a string ("auto", "cpu", "cuda", ...) is
+    resolved here, for direct use."""
 
     def __init__(self, path: Union[str, Path], providers: Union[str, Sequence[str]] = "auto"):
         self.path = Path(path)
-        self.providers = resolve_providers(providers)
+        self.plan = None  # the BackendPlan it was loaded with, when loaded through dwpose_core.backends
+        self.providers = resolve_providers(providers) if isinstance(providers, str) else provider_names(providers)
         self.session = get_session(self.path, self.providers)
         used = self.session.get_providers()
         requested_accel = [p for p in self.providers if p != CPU]
@@ -191,14 +204,19 @@ class OrtModel:
             raise BackendError(f"{self.path.name}: expected a 4-D image input, found {inp.name} {shape}.")
         self.max_batch: Optional[int] = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         h, w = shape[2], shape[3]
-        if not (isinstance(h, int) and isinstance(w, int)):
-            raise BackendError(f"{self.path.name}: the input size must be fixed in the graph, found {shape}.")
-        self.input_hw = (h, w)
         self.output_names = [o.name for o in self.session.get_outputs()]
+        # uint8 for graphs that take the image as bytes (YOLO-NAS exports), float32 otherwise.
+        self.input_dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32
+        if isinstance(h, int) and isinstance(w, int):
+            self.input_hw: Optional[tuple[int, int]] = (h, w)
+        elif {"dets", "labels"} <= set(self.output_names):
+            self.input_hw = None  # an end-to-end detector: its size comes from its pipeline.json (stages/detection)
+        else:
+            raise BackendError(f"{self.path.name}: the input size must be fixed in the graph, found {shape}.")
         self.info = BackendInfo("onnxruntime", used[0], "fp32")
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=self.input_dtype)
         if self.max_batch is not None and batch.shape[0] > self.max_batch:
             outs = [self.run(batch[i:i + self.max_batch]) for i in range(0, batch.shape[0], self.max_batch)]
             return {k: np.concatenate([o[k] for o in outs]) for k in self.output_names}

@@ -12,6 +12,8 @@ or mmpose ``.pth`` checkpoints (see ``dwpose_core.torch_models.loading``).
   from uint8 frames (see ``torch_models.preprocess``).
 * ``offload=True`` keeps the weights on the CPU between runs; ``release()`` frees
   everything, GPU memory included.
+* The device: a ``torch.device`` is taken as decided (the backend plan, ``backends.plan``, settles
+  it once with :func:`settle_device`); a string or None is settled here, for direct use.
 
 This module does not import torch at import time (ComfyUI start-up stays fast).
 """
@@ -27,6 +29,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .base import PRECISIONS, BackendError, BackendInfo, DeviceError
+from .devices import setting, suggest
 
 log = logging.getLogger("dwpose")
 
@@ -83,8 +86,6 @@ def resolve_device(device=None, option_name: Optional[str] = None):
     """torch.device for a request: None/"auto" = best available accelerator, else CPU.
 
     ``option_name`` words the errors for where the device was chosen (``--device``, a widget)."""
-    from .plan import setting, suggest
-
     torch = _torch()
     if device is None or str(device) in ("", "auto"):
         for kind in ACCELERATORS:
@@ -106,6 +107,22 @@ def resolve_device(device=None, option_name: Optional[str] = None):
     return dev
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise BackendError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
+
+
+def settle_device(device=None, precision: str = "fp32", option_name: Optional[str] = None):
+    """The torch.device a model runs on in ``precision``, checked once: PyTorch is installed, the
+    precision is known, the device exists and is visible (:func:`resolve_device`) and runs that precision."""
+    torch = _torch()
+    check_precision(precision)
+    dev = resolve_device(device, option_name)
+    if dev.type == "mps" and precision == "bf16" and not _mps_bf16_ok(torch):
+        raise BackendError("bf16 is not supported on this Mac's MPS; use precision='fp16'.")
+    return dev
+
+
 def _empty_cache(torch, dev) -> None:
     if dev.type == "cuda":
         torch.cuda.empty_cache()
@@ -120,7 +137,10 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 class TorchModel:
-    """InferenceModel running our torch-native network for an ONNX / .pth / .safetensors file."""
+    """InferenceModel running our torch-native network for an ONNX / .pth / .safetensors file.
+
+    ``device``: a ``torch.device`` runs there as decided (by the backend plan); a string or None
+    (best accelerator, else CPU) is settled with :func:`settle_device`."""
 
     def __init__(self, path: Union[str, Path], device=None, precision: str = "fp32", *,
                  offload: bool = False, cache: Optional[bool] = None, chunk_size: Optional[int] = None,
@@ -130,13 +150,14 @@ class TorchModel:
             cache = os.environ.get("DWPOSE_TORCH_CACHE", "1") != "0"
         from ..torch_models.loading import build_network, load_weights
 
-        if precision not in PRECISIONS:
-            raise BackendError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
+        check_precision(precision)
         self.path = Path(path)
-        self.device = resolve_device(device, option_name)
+        self.plan = None  # the BackendPlan it was loaded with, when loaded through dwpose_core.backends
+        if isinstance(device, torch.device):
+            self.device = device  # decided by the caller (the backend plan)
+        else:
+            self.device = settle_device(device, precision, option_name)
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-        if self.device.type == "mps" and precision == "bf16" and not _mps_bf16_ok(torch):
-            raise BackendError("bf16 is not supported on this Mac's MPS; use precision='fp16'.")
         try:
             spec, state = load_weights(self.path, cache=cache)
             net = build_network(spec, state, self.path.name)

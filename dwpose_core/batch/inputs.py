@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..cli.main import UsageError
+from ..errors import UsageError
 
 __all__ = ["LIST_SUFFIXES", "read_path_list", "expand_inputs"]
 

@@ -42,7 +42,7 @@ def available() -> bool:
 
 
 def require() -> None:
-    from ..cli.main import UsageError
+    from ..errors import UsageError
 
     if not available():
         raise UsageError(MISSING)
@@ -151,7 +151,7 @@ def run_ray(pending, setup, options, args, record: Callable[[int, dict], None]) 
 def _cause(exc: BaseException) -> BaseException:
     """The user's error inside Ray's wrappers (a missing model file rather than 'actor died'):
     that exception when it travelled intact, else a one-line UsageError quoting its last line."""
-    from ..cli.main import UsageError
+    from ..errors import UsageError
 
     chain, todo = [], [exc]
     while todo:

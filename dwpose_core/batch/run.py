@@ -1,4 +1,4 @@
-"""``python -m dwpose_core batch INPUTS... --out DIR``: poses for a whole data set, resumable.
+"""Poses for a whole data set, resumable: what ``python -m dwpose_core batch`` (:mod:`dwpose_core.cli.batch`) runs.
 
 Every input gets exactly the files the single-input command writes with the same options (the
 same :func:`~dwpose_core.file_annotation.annotate_file`, so the JSON is byte-identical). INPUTS
@@ -19,7 +19,6 @@ one runs; there is one worker per GPU when the torch backend sees several GPUs, 
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import queue
@@ -31,64 +30,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .inputs import LIST_SUFFIXES, expand_inputs, read_path_list  # noqa: F401 - re-exported
-from ..cli.main import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    UsageError,
-    add_job_arguments,
-    job_from_args,
-    one_line,
-    run_reporting,
-)
+from ..errors import one_line
 
 log = logging.getLogger("dwpose")
 
-__all__ = ["build_parser", "main", "expand_inputs", "read_path_list", "annotate_one", "worker_devices", "remove_stale_temporaries",
+__all__ = ["run_batch", "expand_inputs", "read_path_list", "annotate_one", "worker_devices", "remove_stale_temporaries",
            "LIST_SUFFIXES"]
-
-EPILOG = """\
-examples:
-  python -m dwpose_core batch clips/ --out poses/ --track --smooth --no-pictures
-  python -m dwpose_core batch clips.txt --out poses/ --workers 2          # one worker per GPU by default
-  python -m dwpose_core batch clips.parquet --out /shared/poses --ray auto  # on a Ray cluster
-
-Run the same command again to finish an interrupted run: complete inputs are skipped.
-DIR/batch_journal.jsonl gets a line as each input finishes; the summary table (DIR/
-batch_summary.parquet with pyarrow, else .jsonl) lists every input: status (done, skipped,
-failed, pending), frames, people per frame, seconds, error, attempts.
-
-exit codes: 0 every input done or already complete; 1 some inputs failed (recorded in the
-summary); 2 wrong argument, or a model / backend / device problem; 130 interrupted.
-"""
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m dwpose_core batch", formatter_class=_Formatter, epilog=EPILOG,
-        description="Resumable whole-body pose extraction for a data set, on this machine or on Ray.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="folders (recursive), image/video files, or lists of paths (.txt, .csv, .parquet)")
-    add_job_arguments(p)
-    b = p.add_argument_group("batch")
-    b.add_argument("--summary", type=Path, default=None,
-                   help="summary table (.parquet or .jsonl); default: DIR/batch_summary.parquet with pyarrow, "
-                        "else DIR/batch_summary.jsonl")
-    b.add_argument("--workers", type=int, default=None,
-                   help="workers (local) or actors (Ray); default: one per GPU, else 1 (local) or CPUs // 4 (Ray)")
-    b.add_argument("--prefetch", type=int, default=2, help="inputs checked and read ahead of the workers")
-    b.add_argument("--retries", type=int, default=1,
-                   help="more attempts for an input that fails (not for an unreadable or corrupt one)")
-    b.add_argument("--redo", action="store_true", help="annotate every input again, complete ones too")
-    b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="run on Ray Data; ADDRESS of the cluster (auto, ray://host:10001); "
-                        "none given: RAY_ADDRESS, else a local Ray instance")
-    return p
-
 
 # ------------------------------------------------------------------------------------- one input
 
@@ -260,46 +207,17 @@ def run_local(pending, setup, options, args, record: Callable[[int, dict], None]
     return interrupted
 
 
-# ------------------------------------------------------------------------------------- command
+# ------------------------------------------------------------------------------------- a run
 
-def _ray_flag(argv: list[str]) -> list[str]:
-    """``--ray clips/ --out o``: a path after --ray is an input, not an address."""
-    fixed = list(argv)
-    for i, token in enumerate(fixed[:-1]):
-        if token == "--ray" and not fixed[i + 1].startswith("-") and os.path.exists(fixed[i + 1]):
-            fixed[i] = "--ray="
-    return fixed
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    argv = _ray_flag(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
-    return run_reporting(_run, args)
-
-
-def _run(args) -> int:
+def run_batch(items, setup, options, args, runner: Optional[Callable] = None) -> tuple[list[dict], bool]:
+    """Annotate ``items`` [InputFile] into ``args.out`` with ``runner`` (:func:`run_local`, or
+    :func:`~dwpose_core.batch.ray_data.run_ray`; same arguments), skipping the complete ones unless
+    ``args.redo``; every finished input goes to the journal as it ends. Returns (the summary table:
+    one row per item, in order; True when interrupted)."""
     from tqdm import tqdm
 
     from . import journal as bs
-    from ..files.outputs import probe_writable
 
-    for name, low in (("workers", 1), ("prefetch", 1), ("retries", 0)):
-        value = getattr(args, name)
-        if value is not None and value < low:
-            raise UsageError(f"--{name} must be at least {low}, got {value}.")
-    setup, options = job_from_args(args)
-    if args.ray is not None:
-        from . import ray_data as batch_ray
-
-        batch_ray.require()
-    summary = args.summary or bs.default_summary_path(args.out)
-    if summary.suffix.lower() == ".parquet" and not bs.parquet_available():
-        raise UsageError(f"a Parquet summary needs pyarrow (pip install pyarrow), or give --summary {summary.with_suffix('.jsonl')}")
-    items = expand_inputs(args.inputs, args.out)
-    if not items:
-        print("no inputs found; nothing was done", file=sys.stderr)
-        return EXIT_SOME_FAILED
-    probe_writable(args.out)
     earlier = bs.done_by_output(bs.read_journal(args.out))
     rows: dict[int, dict] = {}
     pending = []
@@ -308,7 +226,6 @@ def _run(args) -> int:
             rows[index] = bs.skipped_row(item, args.out, earlier)
         else:
             pending.append((index, item))
-    started = time.perf_counter()
     interrupted = False
     if pending:
         bar = tqdm(total=len(pending), desc="inputs", unit="input", disable=args.quiet)
@@ -325,25 +242,7 @@ def _run(args) -> int:
                 bar.update(1)
 
             try:
-                if args.ray is not None:
-                    from . import ray_data as batch_ray
-
-                    interrupted = batch_ray.run_ray(pending, setup, options, args, record)
-                else:
-                    interrupted = run_local(pending, setup, options, args, record)
+                interrupted = (runner or run_local)(pending, setup, options, args, record)
             finally:
                 bar.close()
-    table = [rows.get(i) or bs.make_row(item, args.out, "pending") for i, item in enumerate(items)]
-    bs.write_summary(summary, table)
-    n = bs.counts(table)
-    line = (f"{n['done']} done, {n['skipped']} already complete, {n['failed']} failed, {n['pending']} pending "
-            f"of {len(items)} input(s) in {time.perf_counter() - started:.1f} s; summary: {summary}")
-    if interrupted:
-        print(f"interrupted: {line}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if n["failed"]:
-        print(line, file=sys.stderr)
-        return EXIT_SOME_FAILED
-    if not args.quiet:
-        print(f"done: {line}")
-    return EXIT_OK
+    return [rows.get(i) or bs.make_row(item, args.out, "pending") for i, item in enumerate(items)], interrupted

@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Union
 
+from ..errors import DWPoseError
+
 MAX_ENTRIES = 2
 
 _cache: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
@@ -21,7 +23,7 @@ _lock = threading.Lock()
 parse_count = 0  # how many files were parsed in this process (tests read it)
 
 
-class OnnxParseError(ValueError):
+class OnnxParseError(DWPoseError, ValueError):
     """The file does not parse as ONNX; the message says why (first line of the parser's error)."""
 
 

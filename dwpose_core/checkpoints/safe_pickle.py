@@ -45,6 +45,7 @@ from .lazy_tensors import (  # noqa: F401  re-exported: the reader's vocabulary,
 )
 from .lazy_tensors import READER_FUNCTIONS as _READER_FUNCTIONS
 from .pickle_policy import GETATTR as _GETATTR
+from ..errors import DWPoseError
 
 MAX_PICKLE_BYTES = 32 * 1024 * 1024  # the object tree of a 400 MB checkpoint is well under 1 MB
 READ_CHUNK = 1 << 20
@@ -57,7 +58,7 @@ def classify_global(module: str, name: str) -> str:
     return _policy.classify_global(module, name, STORAGE_DTYPES.keys())
 
 
-class CheckpointFormatError(ValueError):
+class CheckpointFormatError(DWPoseError, ValueError):
     """A .pth file this reader will not load; the message names the file and what is wrong."""
 
     def __init__(self, message: str, path: Union[str, Path, None] = None):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, Parser, UsageError, print_error, report
 from ..hub import download as dl
 from ..hub import http_client, locate
 from ..hub.errors import DownloadError, HubError
@@ -21,20 +22,11 @@ from ..hub.registry import DEFAULTS, KINDS, find_spec, specs, unknown_name_messa
 from ..hub.resolver import resolve
 from ..hub.trust import evaluate
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and exit code 2, instead of the usage block
-        raise _UsageError(f"{message} (see `python -m dwpose_core models --help`)")
+HELP_HINT = " (see `python -m dwpose_core models --help`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m dwpose_core models", formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = Parser(prog="python -m dwpose_core models", formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="List, download and verify DWPose model files.",
                      epilog="exit codes: 0 done, 1 some failed, 2 wrong arguments or a model/hub problem\n"
                             f"environment: DWPOSE_CKPTS_DIR (download folder), HF_ENDPOINT, HF_HUB_OFFLINE, "
@@ -60,26 +52,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-    except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except UsageError as exc:  # one line and exit code 2, instead of the usage block
+        return report(UsageError(f"{exc}{HELP_HINT}"))
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return {"list": _list, "download": _download, "verify": _verify}[args.command](args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (HubError, OSError, ValueError) as exc:
-        if debug:
-            raise
-        _print_error(exc)
-        return EXIT_USAGE
-    except Exception as exc:  # a bug: still one line, with the way to see more
-        if debug:
-            raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
-        return EXIT_USAGE
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line and its exit code
+        return report(exc, debug=debug)
 
 
 def _list(args) -> int:
@@ -127,7 +107,7 @@ def _download(args) -> int:
             else:
                 path = resolve(spec.filename, download=True)
         except HubError as exc:
-            _print_error(exc)
+            print_error(exc)
             failed += 1
             if _hub_unusable(exc):  # unreachable or offline: the others would fail the same way
                 rest = [s.filename for s in chosen[i + 1:]]
@@ -193,13 +173,6 @@ def _verify(args) -> int:
     if not targets and not missing and not loops:
         print("No model files found. `python -m dwpose_core models download` fetches the defaults.")
     return EXIT_SOME_FAILED if failed else EXIT_OK
-
-
-def _print_error(exc: Exception) -> None:
-    lines = str(exc).splitlines() or [type(exc).__name__]
-    print(f"error: {lines[0]}", file=sys.stderr)
-    for line in lines[1:]:
-        print(f"  {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

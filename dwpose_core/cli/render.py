@@ -4,7 +4,8 @@ One PNG per frame, ``<stem>_<frame>.png`` (frame numbers zero-padded to 5 digits
 ``<stem>.mp4`` per input with ``--video``. Every file is written under a temporary name in its
 folder and then renamed, so no half-written picture is ever left under its final name.
 Exit codes: 0 every input done; 1 some inputs could not be read or written (the others were);
-2 wrong arguments. Messages are one line on stderr (a traceback only with ``--debug``).
+2 wrong arguments (or a bug: one line saying so); 130 interrupted. Messages are one line on stderr
+(a traceback only with ``--debug``).
 """
 from __future__ import annotations
 
@@ -14,22 +15,12 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .main import size_arg
+from .common import EXIT_OK, EXIT_SOME_FAILED, Parser, UsageError, input_failed, report, size_arg
 from ..render.profiles import DEFAULT_PROFILE, PROFILES
 
 __all__ = ["main", "build_parser"]
 
 PROG = "python -m dwpose_core render"
-
-
-
-class _ArgumentError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2 (raised, handled in main)
-        raise _ArgumentError(message)
 
 
 def _positive(kind):
@@ -45,7 +36,7 @@ def _positive(kind):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Draw POSE_KEYPOINT / OpenPose JSON files as pose pictures.",
+    p = Parser(prog=PROG, description="Draw POSE_KEYPOINT / OpenPose JSON files as pose pictures.",
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                 epilog="Exit codes: 0 all inputs done, 1 some inputs failed, 2 wrong arguments.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="POSE.json", help="POSE_KEYPOINT / OpenPose JSON files")
@@ -115,20 +106,23 @@ def _render_one(path: Path, args) -> list[Path]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the ``render`` command with ``argv`` (the arguments after ``render``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-    except _ArgumentError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return _run(args)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line and its exit code
+        return report(exc, debug=debug, prefix=f"{PROG}: error: ", interrupted=f"{PROG}: interrupted")
+
+
+def _run(args) -> int:
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         if not os.access(args.out, os.W_OK):
             raise PermissionError(f"{args.out} is not writable")
     except OSError as exc:
-        print(f"{PROG}: error: cannot write to --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot write to --out {args.out}: {exc.strerror or exc}") from exc
     failed = 0
     for path in args.inputs:
         try:
@@ -136,10 +130,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 raise FileNotFoundError(f"{path} is not a file")
             written = _render_one(path, args)
             print(f"{path}: wrote {len(written)} file{'s' if len(written) != 1 else ''} to {args.out}")
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
-            return 130
-        except Exception as exc:  # one bad input never stops the others
+        except Exception as exc:  # noqa: BLE001 - one bad input never stops the others (a bug does)
+            if not input_failed(exc):
+                raise
             if args.debug:
                 import traceback
 
@@ -149,8 +142,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{PROG}: {' '.join(message.split())}", file=sys.stderr)
     if failed:
         print(f"{PROG}: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_SOME_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

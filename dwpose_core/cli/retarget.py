@@ -6,39 +6,23 @@ first frame) or a picture, run through the estimator (``--det`` / ``--pose`` / `
 as in the main command). OUT.json is in the reference's canvas; it is written atomically.
 ``--out`` may be a folder: then ``<folder>/<stem>_retargeted.json``.
 Exit codes: 0 done; 1 POSE.json could not be read or retargeted; 2 wrong arguments, an unusable
-reference, or a model / backend / device problem; 130 interrupted. Messages are one line on
-stderr (a traceback only with ``--debug``).
+reference, a model / backend / device problem, OUT.json not writable (or a bug: one line saying
+so); 130 interrupted. Messages are one line on stderr (a traceback only with ``--debug``).
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-import traceback
 from pathlib import Path
 from typing import Optional
 
-from .main import UsageError, add_model_arguments, setup_from_args, size_arg
+from .common import EXIT_OK, InputError, Parser, UsageError, add_model_arguments, report, setup_from_args, size_arg
 from ..files.images import IMAGE_SUFFIXES
 
 __all__ = ["main", "build_parser"]
 
 PROG = "python -m dwpose_core retarget"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class _Usage(Exception):
-    """Exit code 2, one line."""
-
-
-class _Failed(Exception):
-    """Exit code 1, one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise _Usage(message)
-
 
 
 def _people(text: str):
@@ -51,7 +35,7 @@ def _people(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = Parser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                 description="Re-proportion a pose clip to a reference character (its bone lengths, ground "
                             "line and place in its picture), keeping the clip's joint angles and motion.")
     p.add_argument("driving", type=Path, metavar="POSE.json", help="driving poses (POSE_KEYPOINT / OpenPose JSON)")
@@ -79,52 +63,40 @@ def main(argv: Optional[list] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return _run(args)
-    except _Usage as exc:
-        return _fail(EXIT_USAGE, exc, debug)
-    except _Failed as exc:
-        return _fail(EXIT_FAILED, exc, debug)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def _fail(code: int, exc: BaseException, debug: bool) -> int:
-    if debug:
-        traceback.print_exception(exc)
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    print(f"error: {text}", file=sys.stderr)
-    return code
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line and its exit code
+        return report(exc, debug=debug, guidance=False)
 
 
 def _run(args) -> int:
     from ..formats.pose_json import FormatError, from_pose_keypoint, load_json, save_json, to_pose_keypoint
     from ..animate.retarget import RetargetError, retarget
+    from ..files.outputs import OutputError
 
     if not 0.0 < args.quantile <= 1.0:
-        raise _Usage(f"--quantile must be within (0, 1], got {args.quantile}")
+        raise UsageError(f"--quantile must be within (0, 1], got {args.quantile}")
     if args.max_ratio_spread < 1.0:
-        raise _Usage(f"--max-ratio-spread must be >= 1, got {args.max_ratio_spread}")
+        raise UsageError(f"--max-ratio-spread must be >= 1, got {args.max_ratio_spread}")
     if not args.reference.is_file():
-        raise _Usage(f"--reference {args.reference} does not exist")
+        raise UsageError(f"--reference {args.reference} does not exist")
     out = args.out / f"{args.driving.stem}_retargeted.json" if args.out.is_dir() else args.out
     if not out.parent.is_dir():
-        raise _Usage(f"--out: the folder {out.parent} does not exist")
+        raise UsageError(f"--out: the folder {out.parent} does not exist")
     try:
         frames = from_pose_keypoint(load_json(args.driving, canvas_size=args.canvas))
     except (OSError, ValueError) as exc:  # FormatError is a ValueError
-        raise _Failed(f"{args.driving}: {exc}") from exc
+        raise InputError(f"{args.driving}: {exc}") from exc
     reference = _reference(args)
     try:
         result = retarget(frames, reference, reference_people=args.reference_people, quantile=args.quantile,
                           max_ratio_spread=args.max_ratio_spread, ground=not args.no_ground)
     except RetargetError as exc:
-        raise _Usage(f"--reference {args.reference}: {exc}") from exc
-    except (ValueError, FormatError) as exc:
-        raise _Failed(f"{args.driving}: {exc}") from exc
+        raise UsageError(f"--reference {args.reference}: {exc}") from exc
+    except FormatError as exc:  # the driving poses' content (any other ValueError is a bug)
+        raise InputError(f"{args.driving}: {exc}") from exc
     try:
         save_json(out, to_pose_keypoint(result))
-    except OSError as exc:
-        raise _Failed(f"could not write {out}: {exc}") from exc
+    except OSError as exc:  # an unwritable output: exit code 2, as in every command line
+        raise OutputError(f"could not write {out}: {exc}") from exc
     print(f"{out}: {len(result)} frame(s) in the reference's {reference.width}x{reference.height} canvas",
           file=sys.stderr)
     return EXIT_OK
@@ -138,29 +110,25 @@ def _reference(args):
         try:
             frames = from_pose_keypoint(load_json(path, canvas_size=args.canvas))
         except (OSError, ValueError) as exc:
-            raise _Usage(f"--reference {path}: {exc}") from exc
+            raise UsageError(f"--reference {path}: {exc}") from exc
         if not frames:
-            raise _Usage(f"--reference {path}: no frames")
+            raise UsageError(f"--reference {path}: no frames")
         return frames[0]
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise _Usage(f"--reference {path}: give a .json pose or a picture ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise UsageError(f"--reference {path}: give a .json pose or a picture ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return _estimate(args, path)
 
 
 def _estimate(args, path: Path):
-    from ..backends import BackendError
     from ..estimator_pool import build_estimator
     from ..files.images import read_image
 
     try:
         image = read_image(path)
     except ValueError as exc:
-        raise _Usage(f"--reference {path}: {exc}") from exc
+        raise UsageError(f"--reference {path}: {exc}") from exc
     logging.getLogger("dwpose").setLevel(logging.WARNING)
-    try:
-        estimator = build_estimator(setup_from_args(args))
-    except (BackendError, FileNotFoundError, ValueError, UsageError) as exc:
-        raise _Usage(str(exc)) from exc
+    estimator = build_estimator(setup_from_args(args))  # a model problem: its own error, exit code 2
     from ..annotate import AnnotateOptions, PoseAnnotator
 
     try:
@@ -168,5 +136,5 @@ def _estimate(args, path: Path):
     finally:
         estimator.release()
     if not pose.people:
-        raise _Usage(f"--reference {path}: no person was found in the picture")
+        raise UsageError(f"--reference {path}: no person was found in the picture")
     return pose

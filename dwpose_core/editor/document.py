@@ -10,11 +10,12 @@ from typing import Any, Union
 import numpy as np
 
 from .. import skeleton as sk
+from ..errors import DWPoseError
 
 __all__ = ["EditError", "empty_edits", "parse_edits", "dump_edits", "key_frames"]
 
 
-class EditError(ValueError):
+class EditError(DWPoseError, ValueError):
     """An edit document that cannot be read; the message names the field."""
 
 

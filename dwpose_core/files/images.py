@@ -30,13 +30,15 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..errors import DWPoseError
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
 DEFAULT_MAX_PIXELS = 100_000_000
 CHANNELS = (1, 3, 4)
 
 
-class ImageTooLargeError(ValueError):
+class ImageTooLargeError(DWPoseError, ValueError):
     """The image declares more pixels than the limit; nothing was decoded."""
 
 

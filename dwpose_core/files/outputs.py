@@ -21,20 +21,38 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..errors import DWPoseError
+
 __all__ = ["write_bytes", "write_image", "JsonFramesWriter", "VideoFileWriter", "probe_writable",
            "incomplete_path", "OutputError"]
 
 PathLike = Union[str, os.PathLike]
 
 
-class OutputError(OSError):
+class OutputError(DWPoseError, OSError):
     """An output could not be written; the message names the file."""
 
 
-def _mode() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process umask, read once when this module loads. Linux tells it without changing it;
+    elsewhere it is set and restored here, once, before any writer thread exists."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # written files follow the user's umask
+
+
+def _mode() -> int:
+    return _FILE_MODE
 
 
 def _temp(path: Path, suffix: str = ".tmp") -> tuple[int, str]:

@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..types import FramePose
+from ..errors import DWPoseError
 
 __all__ = ["BoundingBoxError", "from_bounding_box", "to_bounding_box", "from_bounding_boxes", "to_bounding_boxes",
            "person_boxes"]
@@ -31,7 +32,7 @@ __all__ = ["BoundingBoxError", "from_bounding_box", "to_bounding_box", "from_bou
 _KEYS = ("x", "y", "width", "height")
 
 
-class BoundingBoxError(ValueError):
+class BoundingBoxError(DWPoseError, ValueError):
     """A BOUNDING_BOX value that cannot be read; the message says where and why."""
 
 

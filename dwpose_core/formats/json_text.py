@@ -22,6 +22,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..errors import DWPoseError
+
 __all__ = ["FormatError", "HugeNumber", "MAX_DEPTH", "loads", "is_number_type", "finite_number", "describe",
            "whole_number", "float_array"]
 
@@ -30,7 +32,7 @@ MAX_DEPTH = 32
 _MAX_INT_DIGITS = 300  # every integer with at most 300 digits fits a float (max ~1.8e308)
 
 
-class FormatError(ValueError):
+class FormatError(DWPoseError, ValueError):
     """POSE_KEYPOINT / OpenPose JSON that cannot be read; the message names the field.
 
     (Defined here, re-exported by :mod:`dwpose_core.formats.pose_json`, its public home.)"""

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..errors import DWPoseError
 
-class HubError(Exception):
+
+class HubError(DWPoseError):
     """Base class of every checkpoint-hub error."""
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urljoin, urlsplit
 
+from ..errors import DWPoseError
+
 log = logging.getLogger("dwpose.hub")
 
 ENV_TIMEOUT = "DWPOSE_DOWNLOAD_TIMEOUT"
@@ -37,7 +39,7 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _warned_setting: set[str] = set()
 
 
-class HttpFailure(Exception):
+class HttpFailure(DWPoseError):
     """Base: the request did not give a usable response. ``str()`` is one plain sentence."""
 
 

@@ -23,12 +23,14 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 DEFAULTS = {DETECTOR: "yolox_l.onnx", POSE: "dw-ll_ucoco_384.onnx"}
 
-# Model file suffixes, by what reads them.
-ONNX_SUFFIXES = (".onnx",)
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")  # torch training checkpoints (zip pickles)
-SAFETENSORS_SUFFIXES = (".safetensors",)
-TORCH_ONLY_SUFFIXES = CHECKPOINT_SUFFIXES + SAFETENSORS_SUFFIXES  # only the torch backend reads these
-MODEL_SUFFIXES = ONNX_SUFFIXES + TORCH_ONLY_SUFFIXES
+# Model file suffixes, by what reads them (defined with the file readers).
+from ..checkpoints.suffixes import (  # noqa: E402,F401 - re-exported
+    CHECKPOINT_SUFFIXES,
+    MODEL_SUFFIXES,
+    ONNX_SUFFIXES,
+    SAFETENSORS_SUFFIXES,
+    TORCH_ONLY_SUFFIXES,
+)
 
 NUM_KEYPOINTS = 133
 SIMCC_SPLIT = 2  # SimCC bins per input pixel

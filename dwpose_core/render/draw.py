@@ -42,6 +42,7 @@ import numpy as np
 from .. import skeleton as sk
 from .profiles import DEFAULT_PROFILE, PROFILES, LineWidths, Profile, controlnet_widths, get_profile
 from ..types import FramePose, Person, enabled_parts
+from ..errors import DWPoseError
 
 __all__ = ["LineWidths", "OutputSizeError", "MAX_SIDE", "MAX_PIXELS", "PROFILES", "Strokes", "Drawing",
            "output_size", "line_widths", "draw_pose", "draw_poses", "pose_commands"]
@@ -51,7 +52,7 @@ MAX_PIXELS = 100_000_000  # pixels in all
 _COORD_LIMIT = 1 << 24  # cv2 draws with int32 coordinates; keep far-away points well inside that range
 
 
-class OutputSizeError(ValueError):
+class OutputSizeError(DWPoseError, ValueError):
     """A pose picture larger than MAX_SIDE per side or MAX_PIXELS in all."""
 
 

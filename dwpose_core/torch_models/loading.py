@@ -54,7 +54,7 @@ from .yolox import YOLOXSpec
 
 log = logging.getLogger("dwpose")
 
-from ..hub.registry import CHECKPOINT_SUFFIXES  # noqa: E402 - one list of model file suffixes
+from ..checkpoints.suffixes import CHECKPOINT_SUFFIXES  # noqa: E402 - one list of model file suffixes
 CACHE_SUFFIX = ".fused.safetensors"
 
 

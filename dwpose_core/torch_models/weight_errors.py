@@ -3,12 +3,14 @@
 """
 from __future__ import annotations
 
+from ..errors import DWPoseError
+
 __all__ = ["WeightsFormatError", "ArchitectureMismatch"]
 
 
-class WeightsFormatError(ValueError):
+class WeightsFormatError(DWPoseError, ValueError):
     """The file is not a model this backend can read; the message says what it found."""
 
 
-class ArchitectureMismatch(ValueError):
+class ArchitectureMismatch(DWPoseError, ValueError):
     """The weights do not fit the architecture; the message names the first differing tensor."""

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dwpose_core.batch import run as batch
+from dwpose_core.cli import batch as batch_cli
 from dwpose_core.batch import journal as batch_summary
 from dwpose_core.cli import main as cli
 from dwpose_core.files.images import write_image
@@ -80,7 +81,7 @@ def journal_done_counts(out: Path) -> dict[str, int]:
 
 def test_outputs_are_the_single_input_commands_byte_for_byte(dataset, tmp_path, model_args):
     assert cli.main([str(dataset), "--out", str(tmp_path / "cli"), *JOB, *model_args]) == 0
-    assert batch.main([str(dataset), "--out", str(tmp_path / "batch"), *JOB, *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "batch"), *JOB, *model_args]) == 0
     expected = files_under(tmp_path / "cli")
     assert set(expected) == {"a.json", "a_pose.png", "sub/b.json", "sub/b_pose.png", "clips/long.json",
                              "clips/long_pose.mp4", "clips/short.json", "clips/short_pose.mp4"}
@@ -88,14 +89,14 @@ def test_outputs_are_the_single_input_commands_byte_for_byte(dataset, tmp_path, 
 
 
 def test_two_workers_write_the_same_bytes(dataset, tmp_path, model_args):
-    assert batch.main([str(dataset), "--out", str(tmp_path / "one"), *JOB, *model_args]) == 0
-    assert batch.main([str(dataset), "--out", str(tmp_path / "two"), "--workers", "2", *JOB, *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "one"), *JOB, *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "two"), "--workers", "2", *JOB, *model_args]) == 0
     assert outputs_only(files_under(tmp_path / "two")) == outputs_only(files_under(tmp_path / "one"))
 
 
 def test_the_summary_lists_every_input_with_frames_and_people_per_frame(dataset, tmp_path, model_args):
     out = tmp_path / "out"
-    assert batch.main([str(dataset), "--out", str(out), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(out), *model_args]) == 0
     rows = summary(out)
     assert set(rows) == {"a.png", "b.jpg", "long.mp4", "short.mp4"}
     for name, frames in {"a.png": 1, "b.jpg": 1, "long.mp4": 40, "short.mp4": 12}.items():
@@ -111,7 +112,7 @@ def test_a_corrupt_input_is_recorded_and_the_others_are_done(dataset, tmp_path, 
     (dataset / "broken.jpg").write_bytes(b"\xff\xd8\xff" + bytes(300))
     (dataset / "clips" / "noise.mp4").write_bytes(os.urandom(4096))
     out = tmp_path / "out"
-    assert batch.main([str(dataset), "--out", str(out), *model_args]) == 1
+    assert batch_cli.main([str(dataset), "--out", str(out), *model_args]) == 1
     rows, err = summary(out), capsys.readouterr().err
     for name in ("broken.jpg", "noise.mp4"):
         assert rows[name]["status"] == "failed" and rows[name]["error"], name
@@ -124,7 +125,7 @@ def test_a_missing_file_in_a_list_is_recorded_not_fatal(dataset, tmp_path, model
     listing = dataset / "list.txt"
     listing.write_text("# clips\na.png\n\nclips/gone.mp4\nclips/short.mp4\n")
     out = tmp_path / "out"
-    assert batch.main([str(listing), "--out", str(out), *model_args]) == 1
+    assert batch_cli.main([str(listing), "--out", str(out), *model_args]) == 1
     rows = summary(out)
     assert rows["gone.mp4"]["status"] == "failed" and "does not exist" in rows["gone.mp4"]["error"]
     assert rows["a.png"]["status"] == rows["short.mp4"]["status"] == "done"
@@ -143,21 +144,21 @@ def test_lists_of_paths_name_outputs_as_the_folder_run_does(dataset, tmp_path, m
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table({"id": list(range(4)), "path": names}), listing)
-    assert batch.main([str(dataset), "--out", str(tmp_path / "folder"), *model_args]) == 0
-    assert batch.main([str(listing), "--out", str(tmp_path / "list"), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "folder"), *model_args]) == 0
+    assert batch_cli.main([str(listing), "--out", str(tmp_path / "list"), *model_args]) == 0
     assert outputs_only(files_under(tmp_path / "list")) == outputs_only(files_under(tmp_path / "folder"))
 
 
 def test_a_second_run_skips_complete_inputs_and_redoes_an_incomplete_one(dataset, tmp_path, model_args):
     out = tmp_path / "out"
-    assert batch.main([str(dataset), "--out", str(out), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(out), *model_args]) == 0
     first = files_under(out)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix in (".json", ".png", ".mp4")}
     # an interrupted video: only the frames of its first chunk, as file_annotation keeps them
     partial = json.loads((out / "clips" / "long.json").read_text())[:32]
     (out / "clips" / "long.json").unlink()
     (out / "clips" / "long.incomplete.json").write_text(json.dumps(partial))
-    assert batch.main([str(dataset), "--out", str(out), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(out), *model_args]) == 0
     rows = summary(out)
     assert rows["long.mp4"]["status"] == "done" and rows["long.mp4"]["frames"] == 40
     for name, frames in {"a.png": 1, "b.jpg": 1, "short.mp4": 12}.items():
@@ -172,9 +173,9 @@ def test_a_second_run_skips_complete_inputs_and_redoes_an_incomplete_one(dataset
 
 def test_pictures_missing_from_an_earlier_json_only_run_are_made(dataset, tmp_path, model_args):
     out = tmp_path / "out"
-    assert batch.main([str(dataset), "--out", str(out), "--no-pictures", *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(out), "--no-pictures", *model_args]) == 0
     assert not (out / "a_pose.png").exists()
-    assert batch.main([str(dataset), "--out", str(out), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(out), *model_args]) == 0
     assert (out / "a_pose.png").exists() and (out / "clips" / "long_pose.mp4").exists()
     assert {r["status"] for r in summary(out).values()} == {"done"}
 
@@ -193,10 +194,10 @@ def test_an_input_that_fails_once_is_retried_and_recorded_with_its_attempts(data
 
     monkeypatch.setattr(file_annotation, "annotate_file", flaky)
     failures_wanted = 1
-    assert batch.main([str(dataset), "--out", str(tmp_path / "a"), "--retries", "1", *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "a"), "--retries", "1", *model_args]) == 0
     assert summary(tmp_path / "a")["short.mp4"]["attempts"] == 2
     failures["n"], failures_wanted = 0, 5
-    assert batch.main([str(dataset), "--out", str(tmp_path / "b"), "--retries", "2", *model_args]) == 1
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "b"), "--retries", "2", *model_args]) == 1
     row = summary(tmp_path / "b")["short.mp4"]
     assert (row["status"], row["attempts"], row["error"]) == ("failed", 3, "RuntimeError: device busy")
     assert failures["n"] == 3
@@ -235,7 +236,7 @@ def test_the_next_input_is_read_while_the_current_one_runs(dataset, tmp_path, mo
     monkeypatch.setattr(inputs, "check_input", check)
     monkeypatch.setattr(file_annotation, "annotate_file", annotate)
     monkeypatch.setattr(frame_source.FrameSource, "_read", read)
-    assert batch.main([str(dataset), "--out", str(tmp_path / "out"), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "out"), *model_args]) == 0
     first = next(name for kind, name in events if kind == "start")
     second = next(name for kind, name in events if kind == "check" and name != first)
     assert events.index(("check", second)) < events.index(("end", first))
@@ -275,7 +276,7 @@ def test_a_run_stopped_after_its_first_input_completes_on_the_next_run_with_each
         rows = summary(out)
         assert {r["status"] for r in rows.values()} <= {"done", "pending"} and len(rows) == 6
         assert sum(r["status"] == "pending" for r in rows.values()) == 6 - stopped_with
-    assert batch.main([str(folder), "--out", str(out), *model_args]) == 0
+    assert batch_cli.main([str(folder), "--out", str(out), *model_args]) == 0
     assert journal_done_counts(out) == {str(out / f"v{i}.json"): 1 for i in range(6)}
     for i in range(6):
         assert len(json.loads((out / f"v{i}.json").read_text())) == 64
@@ -288,16 +289,16 @@ def test_ray_missing_says_how_to_install_it_and_exits_2(dataset, tmp_path, model
     from dwpose_core.batch import ray_data as batch_ray
 
     monkeypatch.setattr(batch_ray, "available", lambda: False)
-    assert batch.main([str(dataset), "--out", str(tmp_path / "out"), "--ray", *model_args]) == 2
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "out"), "--ray", *model_args]) == 2
     err = capsys.readouterr().err
     assert "pip install" in err and "ray" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
 def test_a_path_after_ray_is_an_input_not_an_address(dataset):
-    args = batch.build_parser().parse_args(batch._ray_flag(["--ray", str(dataset), "--out", "o"]))
+    args = batch_cli.build_parser().parse_args(batch_cli._ray_flag(["--ray", str(dataset), "--out", "o"]))
     assert args.ray == "" and args.inputs == [str(dataset)]
-    args = batch.build_parser().parse_args(batch._ray_flag([str(dataset), "--ray", "ray://head:10001", "--out", "o"]))
+    args = batch_cli.build_parser().parse_args(batch_cli._ray_flag([str(dataset), "--ray", "ray://head:10001", "--out", "o"]))
     assert args.ray == "ray://head:10001"
 
 
@@ -314,15 +315,15 @@ def test_one_worker_per_gpu_torch_sees_else_one(monkeypatch):
 
 
 def test_wrong_batch_values_name_the_flag(dataset, tmp_path, model_args, capsys):
-    assert batch.main([str(dataset), "--out", str(tmp_path / "o"), "--workers", "0", *model_args]) == 2
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "o"), "--workers", "0", *model_args]) == 2
     assert "--workers" in capsys.readouterr().err
-    assert batch.main([str(dataset), "--out", str(tmp_path / "o"), "--det-every", "0", *model_args]) == 2
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "o"), "--det-every", "0", *model_args]) == 2
     assert "--det-every" in capsys.readouterr().err
 
 
 def test_the_summary_can_be_json_lines_whatever_is_installed(dataset, tmp_path, model_args):
     table = tmp_path / "table.jsonl"
-    assert batch.main([str(dataset), "--out", str(tmp_path / "out"), "--summary", str(table), *model_args]) == 0
+    assert batch_cli.main([str(dataset), "--out", str(tmp_path / "out"), "--summary", str(table), *model_args]) == 0
     rows = [json.loads(line) for line in table.read_text().splitlines()]
     assert [Path(r["input"]).name for r in rows] == ["a.png", "long.mp4", "short.mp4", "b.jpg"]  # walk order
     assert all(set(r) == set(batch_summary.FIELDS) and r["status"] == "done" for r in rows)

@@ -8,7 +8,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-ray.txt)")
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'ray[data]')")
 
-from dwpose_core.batch import run as batch  # noqa: E402
+from dwpose_core.cli import batch  # noqa: E402
 from dwpose_core.batch import journal as batch_summary
 from test_batch import BOX, files_under, noise_image, noise_video, outputs_only  # noqa: E402
 from oracles import make_detector, make_pose  # noqa: E402
