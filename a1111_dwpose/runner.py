@@ -30,11 +30,15 @@ class Variant:
     face: bool
     body: bool = True
     feet: bool = False  # ControlNet's OpenPose models were trained without feet
+    pose: Optional[str] = None  # whole-body model this entry always uses (None: the configured one)
 
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("dwpose_openpose_full", "dwpose_openpose_full (DWPose extension)", hands=True, face=True),
     Variant("dwpose_openpose_body_hands", "dwpose_openpose_body_hands (DWPose extension)", hands=True, face=False),
+    # RTMW-l 384x288: whole-body AP 70.1 / hand AP 66.3 against DWPose-l's 66.5 / 62.1 (MODELS.md).
+    Variant("dwpose_openpose_full_rtmw", "dwpose_openpose_full_rtmw (DWPose extension, RTMW-l 384)", hands=True,
+            face=True, pose="rtmw-l_384x288.onnx"),
 )
 
 class A1111Models:
@@ -44,14 +48,21 @@ class A1111Models:
     Runtime; the core's one fallback rule applies) and the models sd-webui-controlnet already uses,
     found through our hub, which also looks in A1111's openpose folders. Environment overrides for
     advanced users: ``DWPOSE_A1111_BACKEND`` (auto / torch / onnxruntime), ``DWPOSE_A1111_DETECTOR``,
-    ``DWPOSE_A1111_POSE`` (registry names or paths). Models are freed when no variant holds them.
+    ``DWPOSE_A1111_POSE`` (registry names or paths), ``DWPOSE_A1111_PRESET`` (fast / balanced / accurate /
+    custom: a whole configuration from ``dwpose_core.hub.presets``; DETECTOR / POSE given as well win over
+    it), ``DWPOSE_A1111_REFINE_HANDS`` (the hand refinement pass: ``1`` / ``on`` for the default hand
+    model, a hand model's registry name or path, unset / ``0`` / ``off`` = off). Models are freed when
+    no variant holds them.
     """
 
     def __init__(self, backend: Optional[str] = None, detector: Optional[str] = None,
-                 pose: Optional[str] = None, device: Optional[str] = None):
+                 pose: Optional[str] = None, device: Optional[str] = None, preset: Optional[str] = None,
+                 refine_hands: Optional[str] = None):
         self.backend = backend or os.environ.get("DWPOSE_A1111_BACKEND") or "auto"
         self.detector = detector or os.environ.get("DWPOSE_A1111_DETECTOR") or None
         self.pose = pose or os.environ.get("DWPOSE_A1111_POSE") or None
+        self.preset = preset or os.environ.get("DWPOSE_A1111_PRESET") or "custom"
+        self.refine_hands = refine_hands or os.environ.get("DWPOSE_A1111_REFINE_HANDS") or None
         self.device = device
         self._lock = threading.RLock()
         self._users: set[str] = set()
@@ -61,8 +72,9 @@ class A1111Models:
         """Change backend/detector/pose/device; the next call rebuilds the estimators."""
         with self._lock:
             for key, value in settings.items():
-                if key not in ("backend", "detector", "pose", "device"):
-                    raise TypeError(f"Unknown setting {key!r}; use backend, detector, pose or device.")
+                if key not in ("backend", "detector", "pose", "device", "preset", "refine_hands"):
+                    raise TypeError(f"Unknown setting {key!r}; use backend, detector, pose, device, preset "
+                                    "or refine_hands.")
                 setattr(self, key, value)
             self.release_all()
 
@@ -70,21 +82,28 @@ class A1111Models:
     def loaded(self) -> bool:
         return bool(self._users)
 
-    def _setup(self):
+    def _setup(self, pose: Optional[str] = None):
         with host.core_importable():
             from dwpose_core.estimator_pool import ModelSetup
+            from dwpose_core.hub import presets
 
-        kwargs = {k: v for k, v in (("detector", self.detector), ("pose", self.pose)) if v}
+        try:
+            chosen = presets.apply(self.preset, detector=self.detector or None, pose=self.pose or None)
+        except presets.PresetError as exc:
+            raise presets.PresetError(f"DWPOSE_A1111_PRESET: {exc}") from None
+        if pose:  # an entry bound to one whole-body model (Variant.pose)
+            chosen["pose"] = pose
         return ModelSetup(backend=self.backend, device=self.device or host.torch_device(),
-                          device_option="ControlNet's device", **kwargs)
+                          device_option="ControlNet's device", refine_hands=hand_model_setting(self.refine_hands),
+                          **chosen)
 
-    def estimator(self, user: str):
+    def estimator(self, user: str, pose: Optional[str] = None):
         with host.core_importable():
             from dwpose_core.estimator_pool import POOL
 
             with self._lock:
                 self._register_model_dirs()
-                estimator = POOL.get(_holder(user), self._setup())
+                estimator = POOL.get(_holder(user), self._setup(pose))
                 self._users.add(user)
                 return estimator
 
@@ -122,6 +141,18 @@ class A1111Models:
         self._dirs_registered = True
 
 
+def hand_model_setting(value: Optional[str]) -> Optional[str]:
+    """DWPOSE_A1111_REFINE_HANDS -> the hand model to use, or None (off)."""
+    text = (value or "").strip()
+    if text.lower() in ("", "0", "off", "false", "no", "none"):
+        return None
+    if text.lower() in ("1", "on", "true", "yes"):
+        with host.core_importable():
+            from dwpose_core.hub.registry import DEFAULT_HAND
+        return DEFAULT_HAND
+    return text
+
+
 def _holder(user: str) -> str:
     return f"a1111:{user}"
 
@@ -146,7 +177,7 @@ def run_variant(variant: Variant, models: A1111Models, input_image, resolution,
     options = AnnotateOptions(parts=Parts(body=variant.body, hands=variant.hands, face=variant.face,
                                           feet=variant.feet),
                               resolution=output_resolution(resolution))
-    result = PoseAnnotator(models.estimator(variant.name), options)([input_image])
+    result = PoseAnnotator(models.estimator(variant.name, variant.pose), options)([input_image])
     if json_pose_callback is not None:
         pose = dict(result.pose_keypoint[0])
         pose.setdefault("animals", [])  # sd-webui-controlnet's own encoder always writes it

@@ -1,6 +1,6 @@
 """This project vs comfyui_controlnet_aux's DWPose, whole processes, same model files and images.
 
-    python benchmarks/compare_aux.py --aux-src PATH/comfyui_controlnet_aux/src [--images 4]
+    python benchmarks/compare_aux.py --aux-src PATH/comfyui_controlnet_aux/src [--images 4] [--presets fast]
 
 Not installed with the pack: point ``--aux-src`` at the ``src`` folder of a checkout of
 comfyui_controlnet_aux (nothing of it is copied here); without it the comparison is skipped with
@@ -77,6 +77,8 @@ def main() -> None:
     p.add_argument("--workloads", default="det,nodet")
     p.add_argument("--det-sizes", default="640,416", help="det sizes for this project's det workload")
     p.add_argument("--models-dir", type=Path, default=ROOT / "benchmarks" / "models")
+    p.add_argument("--presets", default="", help="also run these presets (e.g. fast) on the det workload, with "
+                                                 "quiet random-weight models of their files (benchmarks/detectors.py)")
     args = p.parse_args()
     if args.aux_src is None or not (args.aux_src / "custom_controlnet_aux" / "dwpose").is_dir():
         print("comfyui_controlnet_aux not found (pass --aux-src PATH/src): comparison skipped.")
@@ -109,6 +111,23 @@ def main() -> None:
             ours = best_of(cmd, args.repeats)
             label = f"this project (det-size {size})" if workload == "det" else "this project"
             print(f"  {workload:6s} {label}: {ours:6.2f} s  ({aux / ours:.2f}x faster)", flush=True)
+        if workload == "det":
+            for name in filter(None, args.presets.split(",")):
+                ours = best_of(preset_command(name, images, work, args.models_dir), args.repeats)
+                print(f"  {workload:6s} this project (--preset {name}): {ours:6.2f} s  ({aux / ours:.2f}x faster)",
+                      flush=True)
+
+
+def preset_command(name: str, images: list, work: Path, models_dir: Path) -> list:
+    """The command line of a preset, with its models as quiet random-weight files (same architecture)."""
+    from benchmarks.detectors import POSE_STEMS, ensure
+    from dwpose_core.hub import presets
+
+    preset = presets.PRESETS[name]
+    det = ensure(preset.detector[:-len(".onnx")], models_dir / "detectors")
+    pose = ensure(POSE_STEMS[preset.pose], models_dir / "detectors")
+    return [sys.executable, "-m", "dwpose_core", *images, "--det", str(det), "--pose", str(pose),
+            "--out", str(work / f"ours_preset_{name}"), "-q", "--det-size", str(preset.det_size)]
 
 
 if __name__ == "__main__":

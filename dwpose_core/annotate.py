@@ -14,6 +14,10 @@ here, once:
   frame), exactly as with ``tracking=True``.
 - **Selection with tracking bounds the work**: tracks are ranked on their boxes before the pose stage,
   and only the chosen people are posed (see :mod:`dwpose_core.pipeline`).
+- **Hand refinement** (off by default) is a model choice, so it lives in
+  :class:`~dwpose_core.estimator_pool.ModelSetup` (``refine_hands``: a hand model's registry name or
+  path): every found hand is re-estimated on its own crop and replaced when the hand model is more
+  confident (:mod:`dwpose_core.stages.hands`); the JSON's per-person ``refined_hands`` says which.
 - **Backend fallback**: see :func:`dwpose_core.estimator_pool.build_estimator` (``auto`` falls back to
   ONNX Runtime when torch cannot run a file; an explicit backend is honoured or refused).
 

@@ -8,6 +8,10 @@ them. The family (``tests/test_errors.py`` checks this table against the package
     class                      module                            also a             exit code
     DWPoseError                errors                            -                  2
       UsageError               errors                            -                  2
+        FolderBusyError        batch.journal                     -                  2
+        OptionsChangedError    batch.journal                     -                  2
+        FolderBusyError        batch.journal                     -                  2
+        OptionsChangedError    batch.journal                     -                  2
       InputError               errors                            ValueError         1
       FormatError              formats.json_text                 ValueError         2
       BoundingBoxError         formats.boxes                     ValueError         2
@@ -21,17 +25,21 @@ them. The family (``tests/test_errors.py`` checks this table against the package
         UnsafeCheckpointError  checkpoints.safe_pickle           ValueError         2
       WeightsFormatError       torch_models.weight_errors        ValueError         2
       ArchitectureMismatch     torch_models.weight_errors        ValueError         2
+      DetectorContractError    stages.detection                  ValueError         2
       BackendError             backends.base                     RuntimeError       2
         DeviceError            backends.base                     RuntimeError       2
       HubError                 hub.errors                        -                  2
         ModelNotFoundError     hub.errors                        FileNotFoundError  2
           CorruptModelError    hub.errors                        FileNotFoundError  2
+            ArchiveError       hub.archives                      FileNotFoundError  2
           DownloadError        hub.errors                        FileNotFoundError  2
         UnsupportedModelError  hub.errors                        ValueError         2
         ModelKindError         hub.errors                        ValueError         2
+        PresetError            hub.presets                       ValueError         2
       HttpFailure              hub.http_client                   -                  2
         Unreachable            hub.http_client                   -                  2
         TimedOut               hub.http_client                   -                  2
+          TooSlow              hub.http_client                   -                  2
         HttpStatusError        hub.http_client                   -                  2
 
 A new exception class derives from :class:`DWPoseError` (or one of the above) and gets its row here.

@@ -46,6 +46,8 @@ class ModelSetup:
     det_size: Optional[int] = None  # detector input size; None = the model file's own (640 for yolox_l)
     download: bool = True
     device_option: Optional[str] = None  # how the device setting is named where the user set it (messages)
+    # hand model for the hand refinement pass (stages/hands.py); None = off (the default)
+    refine_hands: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.detector in ("", "none", "None"):
@@ -55,6 +57,10 @@ class ModelSetup:
         if self.detector is not None:
             object.__setattr__(self, "detector", str(self.detector))
         object.__setattr__(self, "pose", str(self.pose))
+        if self.refine_hands in ("", "none", "None", "off"):
+            object.__setattr__(self, "refine_hands", None)
+        if self.refine_hands is not None:
+            object.__setattr__(self, "refine_hands", str(self.refine_hands))
 
 
 def build_estimator(setup: ModelSetup):
@@ -66,7 +72,8 @@ def build_estimator(setup: ModelSetup):
     def build(backend: str):
         return WholeBodyEstimator(setup.detector, setup.pose, backend=backend, device=setup.device,
                                   precision=setup.precision, providers=setup.providers, download=setup.download,
-                                  det_size=setup.det_size, device_option=setup.device_option)
+                                  det_size=setup.det_size, device_option=setup.device_option,
+                                  hand=setup.refine_hands)
 
     try:
         return build(setup.backend)
@@ -74,7 +81,7 @@ def build_estimator(setup: ModelSetup):
         raise
     except BackendError as exc:
         # the plan that failed to load (set by the loader), so a file ONNX Runtime already failed is not retried
-        fallback = fallback_backend(setup.backend, (setup.detector, setup.pose),
+        fallback = fallback_backend(setup.backend, (setup.detector, setup.pose, setup.refine_hands),
                                     getattr(exc, "plan", None))
         if fallback is None:
             raise

@@ -4,7 +4,7 @@ Used by the command line and the batch command, so both write exactly the same f
 
 - image ``<base>``: ``<base>.json`` (POSE_KEYPOINT, one frame) and ``<base>_pose.png``; both are
   encoded first and then written, so they appear together or not at all;
-- video: ``<base>.json`` (one entry per frame, written as the frames are done) and
+- video: ``<base>.json`` (one entry per frame, written as each frame is done) and
   ``<base>_pose.mp4``; an interrupted or failing video keeps the frames done in
   ``<base>.incomplete.json`` and never leaves a video under the final name;
 - with face crops: ``<base>_face.png`` / ``<base>_face.mp4`` (the first chosen person).
@@ -62,6 +62,7 @@ def _encode_png(rgb: np.ndarray) -> bytes:
 
 def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
                    source: Optional[FrameSource] = None) -> FileResult:
+    _remove_stale_temporaries(output_paths(out, base, "image"))
     with source or FrameSource(path, "image") as frames:
         (frame,) = next(iter(frames.chunks()))
     result = annotator([frame])
@@ -87,49 +88,59 @@ def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
 def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
                    progress: Optional[Callable[[int], None]] = None, chunk: int = VIDEO_CHUNK,
                    source: Optional[FrameSource] = None) -> FileResult:
+    """Frames are decoded ``chunk`` at a time (ahead, when ``source`` reads ahead) and annotated and
+    written one at a time, so an interruption keeps every frame finished before it."""
     names = output_paths(out, base, "video")
+    _remove_stale_temporaries(names)
     source = source or FrameSource(path, "video", chunk)
-    try:
-        fps = source.fps
-    except BaseException:
-        source.close()
-        raise
-    json_out = outputs.JsonFramesWriter(names["json"])
-    pose_out = outputs.VideoFileWriter(names["pose"], fps) if annotator.options.draw else None
-    face_out = outputs.VideoFileWriter(names["face"], fps) if annotator.options.face_crops else None
+    json_out = pose_out = face_out = None
     state, result = ClipState(), FileResult()
     try:
+        fps = source.fps
+        json_out = outputs.JsonFramesWriter(names["json"])
+        pose_out = outputs.VideoFileWriter(names["pose"], fps) if annotator.options.draw else None
+        face_out = outputs.VideoFileWriter(names["face"], fps) if annotator.options.face_crops else None
         for frames in source.chunks():
-            annotation = annotator(frames, state=state)
-            json_out.write(annotation.pose_keypoint)
-            for picture in annotation.pictures or ():
-                pose_out.write(picture)
-            if face_out is not None and annotation.face_crops is not None:
-                for crop in annotation.face_crops[0]:
-                    face_out.write(crop)
-            result.frames += len(frames)
-            result.people += [len(p.people) for p in annotation.poses]
-            if progress is not None:
-                progress(len(frames))
+            for frame in frames:
+                annotation = annotator([frame], state=state)
+                json_out.write(annotation.pose_keypoint)
+                for picture in annotation.pictures or ():
+                    pose_out.write(picture)
+                if face_out is not None and annotation.face_crops is not None:
+                    for crop in annotation.face_crops[0]:
+                        face_out.write(crop)
+                result.frames += 1
+                result.people += [len(p.people) for p in annotation.poses]
+                if progress is not None:
+                    progress(1)
         if result.frames == 0:
             raise ValueError(f"{path} has no readable frame")
+        for writer in (pose_out, face_out):
+            if writer is not None:
+                done = writer.close()
+                if done is not None:
+                    result.written.append(done)
+        result.written.insert(0, json_out.close())  # last: a complete JSON means a complete input
     except BaseException as exc:
-        source.close()
+        kept, frames = None, 0
+        if json_out is not None:  # first: the frames done are what matters most
+            frames = json_out.count
+            kept = json_out.abandon()
         for writer in (pose_out, face_out):
             if writer is not None:
                 writer.discard()
-        kept = json_out.abandon()
         # The caller's message says where the frames done were kept (see partial_result).
-        exc.dwpose_partial = (kept, result.frames)
+        exc.dwpose_partial = (kept, frames if kept is not None else 0)
         raise
-    source.close()
-    for writer in (pose_out, face_out):
-        if writer is not None:
-            done = writer.close()
-            if done is not None:
-                result.written.append(done)
-    result.written.insert(0, json_out.close())
+    finally:
+        source.close()
     return result
+
+
+def _remove_stale_temporaries(names: dict[str, Path]) -> None:
+    """What a killed run left beside these outputs (never a live process's files)."""
+    for target in (*names.values(), outputs.incomplete_path(names["json"])):
+        outputs.remove_stale_temporaries(target)
 
 
 def partial_result(exc: BaseException) -> tuple[Optional[Path], int]:

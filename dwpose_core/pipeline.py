@@ -21,8 +21,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from .backends import acquire_model
+from .backends.plan import check_request
 from .stages.detection import DetectionThresholds, PersonDetector, check_det_size, sanitize_boxes
 from .files.images import to_frame_list
+from .stages.hands import HandPoseModel, load_hand_model, refine_hands
 from .stages.pose import WholeBodyPoseModel
 from .selection.modes import check_mode, select_indices
 from .types import FramePose, Person
@@ -73,17 +75,20 @@ class WholeBodyEstimator:
 
     ``det_size``: the detector's square input size (a multiple of 32); ``device_option``: how the
     device is named where the user chose it (``--device`` on the command line, a widget in ComfyUI),
-    so that a device problem names the right thing.
+    so that a device problem names the right thing. ``hand``: a 21-point hand model (registry name or
+    path) for the hand refinement pass (:mod:`dwpose_core.stages.hands`); None = off.
     """
 
     def __init__(self, detector: Optional[ModelRef] = DEFAULT_DETECTOR, pose: ModelRef = DEFAULT_POSE, *,
                  backend: str = "auto", device: Optional[str] = None, precision: str = "fp32",
                  providers="auto", download: bool = True, det_size: Optional[int] = None,
-                 device_option: Optional[str] = None):
+                 device_option: Optional[str] = None, hand: Optional[ModelRef] = None):
         load = dict(backend=backend, device=device, precision=precision, providers=providers,
                     option_name=device_option)
         self.detector: Optional[PersonDetector] = None
+        self.hand: Optional[HandPoseModel] = None
         self._handles: list = []
+        check_request((detector, pose, hand), backend)  # e.g. a .pth under onnxruntime: before any download
         try:
             if detector not in (None, "", "none", "None"):
                 det_path, order = resolve_model(detector, "detector", download)
@@ -95,13 +100,21 @@ class WholeBodyEstimator:
             handle = acquire_model(pose_path, batch="any", **load)
             self._handles.append(handle)
             self.pose = WholeBodyPoseModel(handle)
+            if hand not in (None, "", "none", "None"):
+                hand_path, _ = resolve_model(hand, "pose", download)
+                handle = acquire_model(hand_path, batch="any", **load)
+                self._handles.append(handle)
+                self.hand = load_hand_model(handle)
         except BaseException:
             self.release()  # do not keep a half-built estimator's models (GPU memory)
             raise
 
     @property
     def info(self) -> dict:
-        return {"detector": self.detector.model.info if self.detector else None, "pose": self.pose.model.info}
+        info = {"detector": self.detector.model.info if self.detector else None, "pose": self.pose.model.info}
+        if self.hand is not None:
+            info["hand"] = self.hand.model.info
+        return info
 
     @property
     def models(self) -> list:
@@ -197,9 +210,14 @@ class WholeBodyEstimator:
         box_scores = np.concatenate(box_scores) if box_scores else np.zeros(0, np.float32)
         frame_index = np.asarray(frame_index, dtype=np.int64)
         keypoints, scores = self.pose(frames, frame_index, boxes)
+        refined = [()] * len(boxes)
+        if self.hand is not None:  # every hand of the chunk's people in one batched call
+            result = refine_hands(self.hand, frames, frame_index, keypoints, scores)
+            keypoints, scores, refined = result.keypoints, result.scores, result.refined
         out = [FramePose(f.shape[1], f.shape[0]) for f in frames]
         for k in range(len(boxes)):
-            out[frame_index[k]].people.append(Person(keypoints[k], scores[k], boxes[k], box_scores[k]))
+            out[frame_index[k]].people.append(Person(keypoints[k], scores[k], boxes[k], box_scores[k],
+                                                     refined_hands=refined[k]))
         return out
 
 

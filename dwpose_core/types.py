@@ -19,7 +19,7 @@ import numpy as np
 
 from .skeleton import NUM_KEYPOINTS, PART_NAMES, PART_RANGES, SCORE_THRESHOLD, present_mask
 
-__all__ = ["Person", "FramePose", "check_parts", "enabled_parts"]
+__all__ = ["Person", "FramePose", "check_parts", "check_hand_sides", "enabled_parts"]
 
 
 def check_parts(parts: Iterable[str], where: str = "parts") -> tuple[str, ...]:
@@ -34,6 +34,21 @@ def check_parts(parts: Iterable[str], where: str = "parts") -> tuple[str, ...]:
     return tuple(p for p in PART_NAMES if p in names)
 
 
+HAND_SIDES = ("left", "right")
+
+
+def check_hand_sides(sides: Iterable[str], where: str = "refined_hands") -> tuple[str, ...]:
+    """Hand side names ("left", "right") in that order; a ValueError names an unknown one."""
+    if isinstance(sides, str):
+        raise ValueError(f"{where} must be a list of hand sides, not the string {sides!r}")
+    names = set()
+    for name in sides:
+        if name not in HAND_SIDES:
+            raise ValueError(f"{where}: unknown hand side {name!r}; the sides are left, right")
+        names.add(name)
+    return tuple(s for s in HAND_SIDES if s in names)
+
+
 @dataclass
 class Person:
     keypoints: np.ndarray  # (133, 2) float32, x/y in original-frame pixels
@@ -42,6 +57,8 @@ class Person:
     box_score: float = 1.0
     track_id: Optional[int] = None
     parts: tuple[str, ...] = PART_NAMES  # enabled parts of this person
+    # hands whose points came from the hand-refinement pass (stages/hands.py): "left" / "right"
+    refined_hands: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float32).reshape(NUM_KEYPOINTS, 2)
@@ -49,6 +66,7 @@ class Person:
         self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
         self.box_score = float(self.box_score)
         self.parts = check_parts(self.parts, "Person.parts")
+        self.refined_hands = check_hand_sides(self.refined_hands, "Person.refined_hands")
 
     @property
     def box_area(self) -> float:
@@ -70,7 +88,7 @@ class Person:
 
     def copy(self) -> "Person":
         return Person(self.keypoints.copy(), self.scores.copy(), self.box.copy(), self.box_score, self.track_id,
-                      self.parts)
+                      self.parts, self.refined_hands)
 
 
 @dataclass

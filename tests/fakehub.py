@@ -40,8 +40,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 @dataclass
 class Fault:
     mode: str  # "corrupt" | "short" | "cut" | "error" | "stall" (part of the body, then silence)
+    #            | "delay" (answers after `pause` s) | "trickle" (the body `at` bytes, default 1, every `pause` s)
     times: Optional[int] = 1  # how many GETs it affects; None = every one
-    at: Optional[int] = None  # byte offset where "cut" / "short" stop (default: half the file)
+    at: Optional[int] = None  # byte offset where "cut" / "short" stop (default: half the file); trickle's step
+    pause: float = 0.5  # seconds, for "delay" and "trickle"
 
 
 @dataclass
@@ -65,8 +67,9 @@ class FakeHub:
     def add(self, repo_id: str, filename: str, data: bytes) -> None:
         self.files[(repo_id, filename)] = bytes(data)
 
-    def fault(self, filename: str, mode: str, times: Optional[int] = 1, at: Optional[int] = None) -> None:
-        self.faults[filename] = Fault(mode, times, at)
+    def fault(self, filename: str, mode: str, times: Optional[int] = 1, at: Optional[int] = None,
+              pause: float = 0.5) -> None:
+        self.faults[filename] = Fault(mode, times, at, pause)
 
     def start(self) -> "FakeHub":
         hub = self._serve(_HubHandler)
@@ -208,6 +211,8 @@ class _CdnHandler(_Handler):
             return
         if fault is not None and fault.mode == "corrupt":
             data = corrupt(data)
+        if fault is not None and fault.mode == "delay":
+            time.sleep(fault.pause)  # a slow server: the answer comes late, then all of it
         start = 0
         ranged = self.headers.get("Range", "")
         if ranged.startswith("bytes="):
@@ -232,6 +237,23 @@ class _CdnHandler(_Handler):
             self.wfile.write(data[start:max(start, stop)])
             self.wfile.flush()
             time.sleep(30)  # the client must give up long before (daemon thread: never blocks the tests)
+            return
+        if fault is not None and fault.mode == "trickle":
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            step = fault.at or 1  # bytes per pause
+            try:
+                for i in range(0, len(body), step):  # never silent for long: a per-read timeout never fires
+                    self.wfile.write(body[i:i + step])
+                    self.wfile.flush()
+                    time.sleep(fault.pause)
+            except OSError:
+                pass
+            self.close_connection = True
             return
         if fault is not None and fault.mode == "cut":
             # Promise the whole body, send part of it, drop the connection.

@@ -210,3 +210,92 @@ def hostile_raw_output(rng, rows: int = 8400) -> np.ndarray:
     raw[bad[100:200], 3] = np.inf
     raw[bad[200:], 4] = np.nan
     return raw
+
+
+# ----------------------------------------------------------------------------------------
+# hand (the refinement pass's 21-point model, stages/hands.py)
+
+HAND_KEYPOINTS = 21
+HAND_MARKER_KEYPOINTS = 3
+HAND_MARKER_LEVEL = 128  # a crop pixel belongs to a marker when its channel is brighter than this
+
+
+def hand_fixed_bins(input_hw=(256, 256)) -> tuple[np.ndarray, np.ndarray]:
+    """SimCC bins (x, y) of hand keypoints 3..20 in the hand oracle."""
+    h, w = input_hw
+    k = np.arange(HAND_MARKER_KEYPOINTS, HAND_KEYPOINTS)
+    return (11 * k + 5) % (2 * w), (13 * k + 7) % (2 * h)
+
+
+def make_hand(path: Path, input_hw=(256, 256), confidence: float = 0.9) -> Path:
+    """Hand oracle (dynamic batch, the real I/O names): keypoints 0, 1, 2 are the centroids of the
+    crop pixels whose R, G, B value is above HAND_MARKER_LEVEL (weights = value - level); the SimCC
+    row peaks at the bin nearest the centroid with height ``confidence``. Keypoints 3..20 sit at
+    ``hand_fixed_bins`` with score ``confidence``."""
+    h, w = input_hw
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, h, w])
+    ox = helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, ["N", HAND_KEYPOINTS, 2 * w])
+    oy = helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, ["N", HAND_KEYPOINTS, 2 * h])
+    mean = np.array([123.675, 116.28, 103.53], np.float32)
+    std = np.array([58.395, 57.12, 57.375], np.float32)
+    level = ((HAND_MARKER_LEVEL - mean) / std).reshape(1, 3, 1, 1).astype(np.float32)
+    n_fixed = HAND_KEYPOINTS - HAND_MARKER_KEYPOINTS
+    fx, fy = hand_fixed_bins(input_hw)
+    fixed = {}
+    for axis, bins, length in (("x", fx, 2 * w), ("y", fy, 2 * h)):
+        arr = np.zeros((1, n_fixed, length), np.float32)
+        arr[0, np.arange(n_fixed), bins] = confidence
+        fixed[axis] = arr
+    inits = [
+        numpy_helper.from_array(level, "level"),
+        numpy_helper.from_array((1.0 / std).reshape(1, 3, 1, 1).astype(np.float32), "to_grey"),
+        numpy_helper.from_array(np.arange(w, dtype=np.float32).reshape(1, 1, 1, w), "xs"),
+        numpy_helper.from_array(np.arange(h, dtype=np.float32).reshape(1, 1, h, 1), "ys"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "tiny"),
+        numpy_helper.from_array((np.arange(2 * w, dtype=np.float32) / 2).reshape(1, 1, 2 * w), "bins_x"),
+        numpy_helper.from_array((np.arange(2 * h, dtype=np.float32) / 2).reshape(1, 1, 2 * h), "bins_y"),
+        numpy_helper.from_array(np.array(confidence, np.float32), "peak"),
+        numpy_helper.from_array(np.array(1e-3, np.float32), "sharp"),
+        numpy_helper.from_array(fixed["x"], "fixed_x"),
+        numpy_helper.from_array(fixed["y"], "fixed_y"),
+        numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+    ]
+    nodes = [
+        # weights: how far each channel is above the level, in grey levels (normalised units x std)
+        helper.make_node("Sub", ["input", "level"], ["above"]),
+        helper.make_node("Relu", ["above"], ["above_pos"]),
+        helper.make_node("Div", ["above_pos", "to_grey"], ["wgt"]),  # [N,3,H,W]
+        helper.make_node("ReduceSum", ["wgt"], ["mass"], axes=[2, 3], keepdims=0),  # [N,3]
+        helper.make_node("Add", ["mass", "tiny"], ["mass_safe"]),
+        helper.make_node("Mul", ["wgt", "xs"], ["wx"]),
+        helper.make_node("Mul", ["wgt", "ys"], ["wy"]),
+        helper.make_node("ReduceSum", ["wx"], ["sx"], axes=[2, 3], keepdims=0),
+        helper.make_node("ReduceSum", ["wy"], ["sy"], axes=[2, 3], keepdims=0),
+        helper.make_node("Div", ["sx", "mass_safe"], ["cx"]),  # [N,3] crop px
+        helper.make_node("Div", ["sy", "mass_safe"], ["cy"]),
+        helper.make_node("ReduceMax", ["input"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["z1"]),
+        helper.make_node("Unsqueeze", ["z1"], ["z"], axes=[1, 2]),  # [N,1,1] zeros
+    ]
+    for axis in ("x", "y"):
+        nodes += [
+            helper.make_node("Unsqueeze", [f"c{axis}"], [f"c{axis}_u"], axes=[2]),  # [N,3,1]
+            helper.make_node("Sub", [f"bins_{axis}", f"c{axis}_u"], [f"d{axis}"]),  # [N,3,L]
+            helper.make_node("Mul", [f"d{axis}", f"d{axis}"], [f"d{axis}2"]),
+            helper.make_node("Mul", [f"d{axis}2", "sharp"], [f"d{axis}2s"]),
+            helper.make_node("Sub", ["peak", f"d{axis}2s"], [f"marker_{axis}"]),
+            helper.make_node("Add", ["z", f"fixed_{axis}"], [f"fixed_{axis}_b"]),
+            helper.make_node("Concat", [f"marker_{axis}", f"fixed_{axis}_b"], [f"simcc_{axis}"], axis=1),
+        ]
+    return _save(helper.make_graph(nodes, "hand_oracle", [x], [ox, oy], inits), path)
+
+
+def plant_blobs(image: np.ndarray, points, sigma: float) -> None:
+    """A Gaussian blob of peak 255 at each sub-pixel point (x, y) in channel i (R, G, B); in place.
+    Its pixels above HAND_MARKER_LEVEL are symmetric about the point, so their weighted centroid
+    is the point."""
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    for channel, (px, py) in enumerate(points):
+        blob = 255.0 * np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * sigma ** 2))
+        image[:, :, channel] = np.maximum(image[:, :, channel], np.round(blob).astype(np.uint8))

@@ -221,17 +221,20 @@ def _any_batch(path: Path, providers, can_write: bool = True):
             return OrtModel(known, providers=providers)
     except OSError:
         pass
-    model = OrtModel(path, providers=providers)
-    if model.max_batch is None or not can_write:
-        return model
+    fixed = detsize.fixed_batch(path)  # from the graph parsed once (no session, no optimised copy of it)
+    if fixed is False or not can_write:
+        return OrtModel(path, providers=providers)
+    if fixed is None:  # could not tell from the graph: ask ONNX Runtime
+        model = OrtModel(path, providers=providers)
+        if model.max_batch is None:
+            return model
+        model.release()
     try:
-        derived = OrtModel(derived_graph(path), providers=providers)
+        return OrtModel(derived_graph(path), providers=providers)
     except (BackendError, ValueError) as exc:  # an optimisation: the file itself still runs, one item per call
         # (ValueError: a graph that is not an architecture the pack can rewrite, e.g. a custom model)
         log.info("DWPose: %s runs one item per call (%s)", path.name, exc)
-        return model
-    model.release()
-    return derived
+        return OrtModel(path, providers=providers)
 
 
 def release_all() -> None:

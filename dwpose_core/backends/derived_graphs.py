@@ -17,6 +17,11 @@ size or modification time differ from the record (the same rule as model verific
 A graph that fails the check is rewritten. Writing is atomic (temporary name, rename). The
 source's SHA-256 is likewise remembered by path, size and modification time (``sources.json``).
 
+Writing one is a one-time preparation (torch export, then ONNX Runtime's optimiser on first use:
+several seconds for the real models); it is announced as such with an estimate, and only the
+graph a run uses is written. Derived graphs count against ``DWPOSE_CACHE_LIMIT``
+(:mod:`dwpose_core.checkpoints.derived_cache`): the least recently used are deleted beyond it.
+
 Measured on a 2-core AVX2 CPU (benchmarks/detsize.py): ONNX Runtime on this graph is
 faster than the torch backend on the CPU at every size, and a process that uses it
 never imports torch after the first export; so this is what ``det_size`` uses with
@@ -32,6 +37,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from ..checkpoints import derived_cache
 from .base import BackendError
 
 log = logging.getLogger("dwpose")
@@ -104,11 +110,13 @@ def _verified(graph: Path) -> bool:
         record = json.loads(record_file.read_text(encoding="utf-8"))
         st = graph.stat()
         if record.get("size") == st.st_size and record.get("mtime_ns") == st.st_mtime_ns:
+            derived_cache.used(graph)  # least recently used goes first when the cache is over its limit
             return True
         if sha256_file(graph) != record.get("sha256"):
             return False
         record.update(size=st.st_size, mtime_ns=st.st_mtime_ns)  # same bytes, touched: remember the new stat
         _write_atomic(record_file, json.dumps(record).encode())
+        derived_cache.used(graph)
         return True
     except (OSError, ValueError, AttributeError):
         return False
@@ -173,8 +181,9 @@ def derived_graph(path: Path, size: Optional[int] = None) -> Path:
             return target
         if target.exists():
             log.warning("DWPose: %s does not match its record; writing it again.", target)
-        what = f"at {size}x{size}" if size else "with a dynamic batch"
-        log.info("DWPose: writing %s %s for ONNX Runtime (once) to %s", path.name, what, target.parent)
+        what = f"a {size}x{size} graph" if size else "a graph with a dynamic batch"
+        log.warning("DWPose: one-time preparation of %s (about %d s): writing %s for ONNX Runtime into %s",
+                    path.name, preparation_seconds(path), what, target.parent)
         try:
             if size:
                 export_yolox(path, size, target)
@@ -183,7 +192,39 @@ def derived_graph(path: Path, size: Optional[int] = None) -> Path:
         except OSError as exc:
             raise BackendError(f"cannot write the derived graph of {path.name} to {target.parent} ({exc}); "
                                "set DWPOSE_CACHE_DIR to a writable folder.") from exc
+        derived_cache.admit(target)
         return target
+
+
+def preparation_seconds(path: Path) -> int:
+    """About how long writing a derived graph of ``path`` and optimising it once takes: measured on a
+    2-core CPU with tools/make_test_models.py's architecture-faithful files (README, "First run"):
+    5.4 s for the 134 MB pose model, about 1 s per 30 MB plus a second."""
+    try:
+        megabytes = Path(path).stat().st_size / 1e6
+    except OSError:
+        return 10
+    return max(2, round(1 + megabytes / 30))
+
+
+def fixed_batch(path: Path) -> Optional[bool]:
+    """Is the graph's input batch fixed (the published files: 1)? From the parse the structure check shared
+    (:mod:`dwpose_core.checkpoints.onnx_file`), so deciding costs no ONNX Runtime session (and no
+    optimised copy of a graph the run will not use). None: cannot tell."""
+    try:
+        from ..checkpoints import onnx_file
+
+        graph = onnx_file.load(path).graph
+    except Exception:  # noqa: BLE001 - onnx missing or the file does not parse: ONNX Runtime will say
+        return None
+    weights = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in weights]
+    if len(inputs) != 1:
+        return None
+    dims = inputs[0].type.tensor_type.shape.dim
+    if not dims:
+        return None
+    return dims[0].HasField("dim_value") and dims[0].dim_value > 0
 
 
 def detector_for_size(path: Path, size: int) -> Path:

@@ -7,7 +7,7 @@ layouts, so it is keyed by the source file (path, size, modification time), the 
 and the CPU, and kept in the per-user cache (``DWPOSE_CACHE_DIR``; see :mod:`dwpose_core.hub.user_cache`)
 with a size/SHA-256 record like the other derived graphs. CPU provider only; ``DWPOSE_ORT_CACHE=0``
 turns it off. Any problem with the cache (read-only folder, a damaged file) falls back to optimising
-in memory, as before.
+in memory, as before. Saved graphs count against ``DWPOSE_CACHE_LIMIT`` (least recently used go first).
 """
 from __future__ import annotations
 
@@ -59,9 +59,12 @@ def record(graph: Path) -> None:
     """Write the size/mtime/SHA-256 record that :func:`dwpose_core.backends.derived_graphs._verified` checks."""
     from .derived_graphs import _record_path, _write_atomic, sha256_file
 
+    from ..checkpoints import derived_cache
+
     st = graph.stat()
     _write_atomic(_record_path(graph), json.dumps(
         {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_file(graph)}).encode())
+    derived_cache.admit(graph)
 
 
 def verified(graph: Path) -> bool:

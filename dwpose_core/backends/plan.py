@@ -283,7 +283,7 @@ def ort_only_detector(path: Path) -> Optional[str]:
     from ..hub.registry import find_spec
 
     spec = find_spec(path.name)
-    contract = getattr(spec, "contract", None) if spec is not None and spec.kind == "detector" else None
+    contract = spec.contract if spec is not None and spec.kind == "detector" else None
     if contract is None and path.suffix.lower() == ".onnx" and (
             path.with_name(path.stem + ".pipeline.json").is_file() or path.with_name("pipeline.json").is_file()):
         contract = "end2end"

@@ -86,20 +86,13 @@ def annotate_one(annotator, item, out: Path, retries: int = 0, stop: Optional[th
 
 def remove_stale_temporaries(item, out: Path) -> list[Path]:
     """Delete the temporary files a killed run left for ``item``'s outputs (the writers name them
-    ``.<final name>.<random>``, see :mod:`dwpose_core.files.outputs`); called only by the input's owner."""
-    import glob
-
+    ``.<final name>.<pid>.<random>``; those of a live process stay, see
+    :func:`dwpose_core.files.outputs.remove_stale_temporaries`)."""
     from ..file_annotation import output_paths
+    from ..files.outputs import incomplete_path, remove_stale_temporaries as remove
 
-    removed = []
-    for target in output_paths(Path(out), Path(item.base), item.kind or "image").values():
-        for name in glob.glob(os.path.join(glob.escape(str(target.parent)), glob.escape(f".{target.name}.") + "*")):
-            try:
-                os.unlink(name)
-                removed.append(Path(name))
-            except OSError:
-                pass
-    return removed
+    names = output_paths(Path(out), Path(item.base), item.kind or "image")
+    return [p for target in (*names.values(), incomplete_path(names["json"])) for p in remove(target)]
 
 
 # ------------------------------------------------------------------------------------- local run
@@ -148,9 +141,12 @@ def run_local(pending, setup, options, args, record: Callable[[int, dict], None]
             for index, item in pending:
                 if stop.is_set():
                     break
-                problem = check_input(item.path, item.kind)
-                # Decode ahead: an image whole, a video's first chunk, while the workers are busy.
-                source = FrameSource(item.path, item.kind).read_ahead() if problem is None else None
+                try:  # whatever an entry is, it ends as this input's row, never as the end of the run
+                    problem = check_input(item.path, item.kind)
+                    # Decode ahead: an image whole, a video's first chunk, while the workers are busy.
+                    source = FrameSource(item.path, item.kind).read_ahead() if problem is None else None
+                except Exception as exc:  # noqa: BLE001 - recorded as the input's error
+                    problem, source = one_line(exc, with_type=True), None
                 while not stop.is_set():
                     try:
                         tasks.put((index, item, problem, source), timeout=0.2)
@@ -189,22 +185,47 @@ def run_local(pending, setup, options, args, record: Callable[[int, dict], None]
     for thread in threads:
         thread.start()
     running, interrupted = len(annotators), False
-    while running:
-        try:
-            message = results.get(timeout=0.2)
-            if message is None:
-                running -= 1
-            else:
-                record(*message)
-        except queue.Empty:
-            continue
-        except KeyboardInterrupt:  # wherever it lands: a row not recorded is found complete next time
-            if interrupted:  # a second Ctrl-C: stop waiting for the inputs in flight
-                break
-            interrupted = True
-            stop.set()
-            print("interrupting: stopping the inputs in flight (Ctrl-C again to quit now)", file=sys.stderr)
+    try:
+        while running:
+            try:
+                message = results.get(timeout=0.2)
+                if message is None:
+                    running -= 1
+                else:
+                    record(*message)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:  # wherever it lands: a row not recorded is found complete next time
+                if interrupted:  # a second Ctrl-C: stop waiting for the inputs in flight
+                    break
+                interrupted = True
+                stop.set()
+                print("interrupting: stopping the inputs in flight (Ctrl-C again to quit now)", file=sys.stderr)
+    finally:
+        stop.set()
+        _shut_down(threads, tasks)
+        annotators.clear()  # the sessions go now, while the interpreter is whole (not at its exit)
     return interrupted
+
+
+def _shut_down(threads: list, tasks: queue.Queue) -> None:
+    """Join every thread (a worker stops at its next frame once ``stop`` is set) and close the sources
+    read ahead but never taken, whatever further Ctrl-C lands meanwhile: a thread left inside an
+    inference runtime when the interpreter exits aborts the process ("terminate called without an
+    active exception")."""
+    while any(thread.is_alive() for thread in threads):
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:
+            print("stopping: waiting for the frame in flight", file=sys.stderr)
+    while True:
+        try:
+            task = tasks.get_nowait()
+        except queue.Empty:
+            break
+        if task is not None and task[3] is not None:
+            task[3].close()
 
 
 # ------------------------------------------------------------------------------------- a run
@@ -226,6 +247,8 @@ def run_batch(items, setup, options, args, runner: Optional[Callable] = None) ->
             rows[index] = bs.skipped_row(item, args.out, earlier)
         else:
             pending.append((index, item))
+    # Outputs made with other options are never mixed in: refused in one line (or --redo redoes them).
+    bs.check_job_record(args.out, bs.job_record(setup, options), resuming=bool(rows))
     interrupted = False
     if pending:
         bar = tqdm(total=len(pending), desc="inputs", unit="input", disable=args.quiet)

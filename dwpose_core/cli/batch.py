@@ -18,9 +18,11 @@ from .common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     Formatter,
+    Parser,
     UsageError,
     add_job_arguments,
     job_from_args,
+    report,
     run_reporting,
 )
 
@@ -43,7 +45,7 @@ summary); 2 wrong argument, or a model / backend / device problem; 130 interrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m dwpose_core batch", formatter_class=Formatter, epilog=EPILOG,
         description="Resumable whole-body pose extraction for a data set, on this machine or on Ray.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -76,7 +78,10 @@ def _ray_flag(argv: list[str]) -> list[str]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     argv = _ray_flag(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:  # one line and "see --help"
+        return report(exc)
     return run_reporting(_run, args)
 
 
@@ -98,6 +103,8 @@ def _run(args) -> int:
         batch_ray.require()
         runner = batch_ray.run_ray
     summary = args.summary or bs.default_summary_path(args.out)
+    if summary.suffix.lower() not in (".parquet", ".jsonl"):
+        raise UsageError(f"--summary must end in .parquet or .jsonl (the tables it writes), got {summary.name}")
     if summary.suffix.lower() == ".parquet" and not bs.parquet_available():
         raise UsageError(f"a Parquet summary needs pyarrow (pip install pyarrow), or give --summary {summary.with_suffix('.jsonl')}")
     items = expand_inputs(args.inputs, args.out)
@@ -106,8 +113,9 @@ def _run(args) -> int:
         return EXIT_SOME_FAILED
     probe_writable(args.out)
     started = time.perf_counter()
-    table, interrupted = run_batch(items, setup, options, args, runner)
-    bs.write_summary(summary, table)
+    with bs.RunLock(args.out):  # one run per output folder (released by the system if this one dies)
+        table, interrupted = run_batch(items, setup, options, args, runner)
+        bs.write_summary(summary, table)
     n = bs.counts(table)
     line = (f"{n['done']} done, {n['skipped']} already complete, {n['failed']} failed, {n['pending']} pending "
             f"of {len(items)} input(s) in {time.perf_counter() - started:.1f} s; summary: {summary}")

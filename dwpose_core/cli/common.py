@@ -42,11 +42,19 @@ class Parser(argparse.ArgumentParser):
     instead of argparse's usage block and ``SystemExit``."""
 
     def error(self, message: str):
-        raise UsageError(message)
+        hint = f" (see `{self.prog} --help`)"
+        raise UsageError(message if message.endswith(hint) else message + hint)
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    """Defaults shown, except where there is none to show (None, a flag's False) or the help already
+    says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def size_arg(text: str) -> tuple[int, int]:
@@ -68,17 +76,32 @@ def _profiles() -> list[str]:
     return list(PROFILES)
 
 
+class NotGiven(str):
+    """A flag's default, told apart from the same value typed by the user (a preset yields to typed values)."""
+
+
 def add_model_arguments(m) -> None:
     """Which models run where (the main command, ``batch``, ``retarget``); read by :func:`setup_from_args`."""
     from ..estimator_pool import DEFAULT_DETECTOR, DEFAULT_POSE
+    from ..hub.registry import DEFAULT_HAND
 
-    m.add_argument("--det", default=DEFAULT_DETECTOR, help="detector: registry name, file path, or 'none' (whole frame)")
-    m.add_argument("--pose", default=DEFAULT_POSE, help="pose model: registry name or file path (.onnx, or .pth with the torch backend)")
+    from ..hub import presets
+
+    m.add_argument("--preset", default=presets.CUSTOM, type=str.lower, choices=list(presets.NAMES),
+                   help="a whole configuration: " + "; ".join(f"{p.name}: {p.summary}" for p in presets.PRESETS.values())
+                   + "; custom (default): --det/--det-size/--pose as given. --det, --det-size or --pose given as well win")
+    m.add_argument("--det", default=NotGiven(DEFAULT_DETECTOR), help="detector: registry name, file path, or 'none' (whole frame)")
+    m.add_argument("--pose", default=NotGiven(DEFAULT_POSE), help="pose model: registry name or file path (.onnx, or .pth with the torch backend)")
     m.add_argument("--det-size", type=int, default=None, metavar="N", help="detector input size (multiple of 32, 320-1280; default: the model's own, 640 for yolox_l); smaller is faster, finds fewer small people")
-    m.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"])
+    m.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
+                   help="what runs the models: torch (GPU, .pth or .onnx), onnxruntime (.onnx), or auto "
+                        "(torch on a GPU when it is installed, else ONNX Runtime)")
     m.add_argument("--device", default=None, help="torch device (cuda, cuda:1, mps, xpu, cpu) or ONNX Runtime provider; default: the best available")
     m.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="torch backend weights")
     m.add_argument("--offline", action="store_true", help="never download models")
+    m.add_argument("--refine-hands", nargs="?", const=DEFAULT_HAND, default=None, metavar="MODEL",
+                   help="re-estimate every found hand with a hand model on its own crop, kept where that model is "
+                        f"more confident (no value: {DEFAULT_HAND}; default: off)")
 
 
 def setup_from_args(args):
@@ -87,10 +110,19 @@ def setup_from_args(args):
 
     if args.det_size is not None and (args.det_size % 32 or not 320 <= args.det_size <= 1280):
         raise UsageError(f"--det-size must be a multiple of 32 from 320 to 1280, got {args.det_size}.")
-    detector = None if args.det.lower() == "none" else args.det
-    return ModelSetup(detector, args.pose, backend=args.backend, device=args.device, precision=args.precision,
+    if args.backend == "onnxruntime" and args.precision != "fp32":
+        raise UsageError(f"--precision {args.precision} is for the torch backend; ONNX Runtime runs the .onnx file as "
+                         f"it is: leave --precision out, or give --backend torch")
+    from ..hub import presets
+
+    given = lambda value: None if isinstance(value, NotGiven) else value  # noqa: E731
+    chosen = presets.apply(getattr(args, "preset", None), detector=given(args.det), det_size=args.det_size,
+                           pose=given(args.pose))
+    detector = None if chosen["detector"].lower() == "none" else chosen["detector"]
+    return ModelSetup(detector, chosen["pose"], backend=args.backend, device=args.device, precision=args.precision,
                       providers=args.device if args.backend == "onnxruntime" and args.device else "auto",
-                      det_size=args.det_size, download=not args.offline, device_option="--device")
+                      det_size=chosen["det_size"], download=not args.offline, device_option="--device",
+                      refine_hands=getattr(args, "refine_hands", None))
 
 
 def add_quiet_debug_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,6 +165,8 @@ def job_from_args(args):
     from ..annotate import AnnotateOptions, Parts
 
     setup = setup_from_args(args)
+    if args.max_people is not None and args.max_people < 1:
+        raise UsageError(f"--max-people must be at least 1 (0 would keep nobody), got {args.max_people}.")
     if args.resolution is not None and args.resolution < 64:
         raise UsageError(f"--resolution must be at least 64, got {args.resolution}.")
     try:
@@ -200,7 +234,7 @@ def report(exc: BaseException, *, debug: bool = False, prefix: str = "error: ", 
     if isinstance(exc, KeyboardInterrupt):
         print(interrupted, file=sys.stderr)
         return EXIT_INTERRUPTED
-    if debug:
+    if debug and not isinstance(exc, UsageError):  # an argument error has no traceback worth showing
         traceback.print_exception(type(exc), exc, exc.__traceback__)
     if is_bug(exc):
         print(bug_line(exc), file=sys.stderr)

@@ -20,11 +20,13 @@ from .common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     Formatter,
+    Parser,
     UsageError,  # noqa: F401 - re-exported: dwpose_core.cli.main.UsageError
     add_job_arguments,
     input_failed,
     job_from_args,
     one_line,
+    report,
     run_reporting,
 )
 
@@ -55,9 +57,16 @@ folder's sub-folders are kept under DIR; inputs that would share a name keep the
 (a.png.json, a.jpg.json). An interrupted video keeps its frames in <name>.incomplete.json.
 
 environment:
-  DWPOSE_CKPTS_DIR   where models are looked for and downloaded (default: ckpts/ in the pack)
-  HF_HUB_OFFLINE=1   never download (same as --offline)
-  HF_ENDPOINT        another Hugging Face endpoint or mirror
+  DWPOSE_CKPTS_DIR         where models are looked for and downloaded (default: ckpts/ in the pack)
+  DWPOSE_CACHE_DIR         where derived files (optimised graphs) are kept
+  DWPOSE_DOWNLOAD_TIMEOUT  seconds a download may stall (default 30)
+  DWPOSE_MAX_PIXELS        largest image accepted, in pixels (default 100000000; 0 = no limit)
+  DWPOSE_VIDEO_ENCODER     pyav, imageio-ffmpeg or mp4v (default: the first installed)
+  HF_HUB_OFFLINE=1         never download (same as --offline)
+  HF_ENDPOINT              another Hugging Face endpoint or mirror
+  HF_TOKEN                 a Hugging Face token, for gated or private model repositories
+
+no network, or no real weights yet? README.md, "Trying it without the real weights".
 
 exit codes:
   0  every input done
@@ -68,7 +77,7 @@ exit codes:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m dwpose_core", formatter_class=Formatter, epilog=EPILOG,
         description="Whole-body poses (body, feet, face, hands: 133 COCO-WholeBody keypoints) for ControlNet "
                     "and pose-driven video models, from images, folders and videos.")
@@ -81,7 +90,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:  # one line and "see --help"
+        return report(exc)
     return run_reporting(_run, args)
 
 

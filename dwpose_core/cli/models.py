@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, Parser, UsageError, print_error, report
+from ..hub import archives
 from ..hub import download as dl
 from ..hub import http_client, locate
 from ..hub.errors import DownloadError, HubError
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                             f"environment: DWPOSE_CKPTS_DIR (download folder), HF_ENDPOINT, HF_HUB_OFFLINE, "
                             f"HF_TOKEN,\n  {http_client.ENV_TIMEOUT} (seconds a server may take to answer, default "
                             f"{http_client.DEFAULT_TIMEOUT:g}, at most {http_client.MAX_TIMEOUT:g})")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
     parser.add_argument("--debug", action="store_true", help="show a traceback on unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="every known model and where it was found")
@@ -91,6 +93,9 @@ def _download(args) -> int:
             bad.append(unknown_name_message(name))
         elif not spec.supported:
             bad.append(f"{spec.filename} is not supported: {spec.reason}; use {spec.instead} instead.")
+        elif not spec.downloadable:
+            bad.append(f"{spec.filename} is never downloaded by this pack ({spec.licence or 'not offered'}); it is "
+                       "used where you already have it.")
         else:
             chosen.append(spec)
     for text in bad:
@@ -103,7 +108,7 @@ def _download(args) -> int:
             if args.dir is not None:
                 path = _download_into(spec, args.dir, args.force)
             elif args.force:
-                path = dl.fetch(spec, locate.download_dir(), force=True)
+                path = archives.fetch_model(spec, locate.download_dir())
             else:
                 path = resolve(spec.filename, download=True)
         except HubError as exc:
@@ -127,9 +132,10 @@ def _hub_unusable(exc: Exception) -> bool:
 
 def _download_into(spec, folder: Path, force: bool) -> Path:
     target = folder / spec.filename
-    if target.is_file() and not force and evaluate(target, spec, spec.kind).ok:
+    sidecars_there = all(p.is_file() for p in archives.sidecar_paths(spec, target))
+    if target.is_file() and not force and sidecars_there and evaluate(target, spec, spec.kind).ok:
         return target
-    return dl.fetch(spec, folder, force=target.exists())
+    return archives.fetch_model(spec, folder)  # plain files, archives (extracted), first-seen hashes
 
 
 def _verify(args) -> int:

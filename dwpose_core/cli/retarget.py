@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from .common import EXIT_OK, InputError, Parser, UsageError, add_model_arguments, report, setup_from_args, size_arg
+from .common import Formatter, EXIT_OK, InputError, Parser, UsageError, add_model_arguments, report, setup_from_args, size_arg
 from ..files.images import IMAGE_SUFFIXES
 
 __all__ = ["main", "build_parser"]
@@ -34,8 +34,18 @@ def _people(text: str):
         raise argparse.ArgumentTypeError(f"{text!r}: use auto, same or a reference person index") from None
 
 
+EPILOG = """\
+examples:
+  python -m dwpose_core retarget dance.json --reference character.png --out dance_retargeted.json
+  python -m dwpose_core retarget dance.json --reference character.json --out out.json --canvas 1280x720
+
+exit codes: 0 done; 1 an input could not be read; 2 wrong arguments, or a model / backend problem;
+130 interrupted.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = Parser(prog=PROG, formatter_class=Formatter, epilog=EPILOG,
                 description="Re-proportion a pose clip to a reference character (its bone lengths, ground "
                             "line and place in its picture), keeping the clip's joint angles and motion.")
     p.add_argument("driving", type=Path, metavar="POSE.json", help="driving poses (POSE_KEYPOINT / OpenPose JSON)")
@@ -53,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--canvas", type=size_arg, default=None, help="canvas WxH for plain OpenPose JSON without one")
     models = p.add_argument_group("models (only for a picture as the reference)")
     add_model_arguments(models)
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 

@@ -66,6 +66,8 @@ def _file_problem(path: Path) -> Optional[str]:
     """Why ``path`` is not a readable regular file (None when it is), without opening it."""
     try:
         st = os.stat(path)  # follows symlinks
+    except ValueError:  # os.stat refuses it before asking the system
+        return "not a possible file name (it contains a NUL byte)"
     except FileNotFoundError:
         if os.path.islink(path):
             return "a dangling symbolic link (its target does not exist)"
@@ -152,8 +154,8 @@ def check_input(path: Path, kind: Optional[str] = None) -> Optional[str]:
                 f"or videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
     try:
         return _image_problem(path) if kind == "image" else _video_problem(path)
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
 
 
 def walk_folder(folder: Path, skip: Optional[Path]) -> Iterable[Path]:

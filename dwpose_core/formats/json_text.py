@@ -12,6 +12,10 @@
   frame, people, person, array). Shallower extra nesting inside a known field is caught by the
   reader's type checks, which name the field; unknown fields are never walked;
 - text that is not JSON gives its line and column.
+
+:func:`read_document` is the one entry for every JSON document a user hands the pack (edit
+documents, the batch journal): the same parse, then one iterative check of depth, huge numbers
+and, optionally, where objects must be, before the caller walks the value.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 
 from ..errors import DWPoseError
 
-__all__ = ["FormatError", "HugeNumber", "MAX_DEPTH", "loads", "is_number_type", "finite_number", "describe",
+__all__ = ["FormatError", "HugeNumber", "MAX_DEPTH", "loads", "read_document", "is_number_type", "finite_number", "describe",
            "whole_number", "float_array"]
 
 # POSE_KEYPOINT nests 5 levels; other tools' extra fields may add a few. Deeper is refused.
@@ -100,11 +104,54 @@ def loads(text: str, what: str = "JSON") -> Any:
         raise JsonTextError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         path = _deep_path(text, MAX_DEPTH)
-        raise JsonTextError(f"{what} nests deeper than {MAX_DEPTH} levels at {path}; POSE_KEYPOINT needs 5 "
-                            f"(frame list, frame, people, person, array)") from None
+        hint = "; POSE_KEYPOINT needs 5 (frame list, frame, people, person, array)" if what == "POSE_KEYPOINT" else ""
+        raise JsonTextError(f"{what} nests deeper than {MAX_DEPTH} levels at {path}{hint}") from None
     except ValueError as exc:  # anything else json or int() refuses
         raise JsonTextError(f"{what} cannot be read: {exc}") from None
     return data
+
+
+def read_document(value: Any, what: str, *, shape: Optional[dict] = None, max_depth: int = MAX_DEPTH) -> Any:
+    """A user's JSON document (text, bytes, or the value already parsed) checked as a whole before
+    anyone walks it: nesting deeper than ``max_depth``, an integer too large for a float, and (with
+    ``shape``) a field of the wrong kind each give one :class:`FormatError` that names the field.
+
+    ``shape`` describes where objects must be: ``{"added": {"*": {"base": list}}, "keys": {"#": ...}}``
+    (a dict or ``dict``: an object or null there; ``list``: an array or null; ``"*"``: any key; ``"#"``: any key,
+    which must be a whole number written in ASCII digits). Fields not named are not checked here."""
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{what} is not UTF-8 text: {exc}") from None
+    if isinstance(value, str):
+        value = loads(value, what)
+    # Iterative walk (a parsed value may still be ~1000 levels deep: no recursion here).
+    stack: list[tuple[Any, str, int, Any]] = [(value, "", 0, shape)]
+    while stack:
+        item, where, depth, expected = stack.pop()
+        name = where.lstrip(".") or "(top level)"
+        if isinstance(item, HugeNumber):
+            raise FormatError(f"{what}: {name} is {item!r}")
+        if (expected is dict or isinstance(expected, dict)) and item is not None and not isinstance(item, dict):
+            raise FormatError(f"{what}: {name} is {describe(item)}; expected an object")
+        if expected is list and item is not None and not isinstance(item, list):
+            raise FormatError(f"{what}: {name} is {describe(item)}; expected an array")
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth >= max_depth:
+            raise FormatError(f"{what} nests deeper than {max_depth} levels at {name}")
+        if isinstance(item, list):
+            stack.extend((v, f"{where}[{k}]", depth + 1, None) for k, v in enumerate(item))
+            continue
+        for key, child in item.items():
+            sub = None
+            if isinstance(expected, dict):
+                sub = expected.get(key, expected.get("*", expected.get("#")))
+                if "#" in expected and key not in expected and not (key.isascii() and key.isdigit()):
+                    raise FormatError(f"{what}: {name}.{key} is not a whole number written in digits")
+            stack.append((child, f"{where}.{key}", depth + 1, sub))
+    return value
 
 
 # ---------------------------------------------------------------------------- values

@@ -24,7 +24,9 @@ c < 1. A missing or disabled part is all ``0, 0, 0``, never ``null`` (ComfyUI co
   scores, feet included (a disabled part's points are ``0, 0, 0``);
 - ``box_2d``: ``[x1, y1, x2, y2, score]`` of the detection;
 - ``parts``: the enabled part names, e.g. ``["body", "hands", "face", "feet"]``;
-- ``track_id``: an int, only once tracking has run.
+- ``track_id``: an int, only once tracking has run;
+- ``refined_hands``: the hands whose points came from the hand-refinement pass
+  (``--refine-hands``), e.g. ``["left"]``; only when at least one was refined.
 
 Reading accepts ``null`` and missing arrays, plain OpenPose (BODY_25 too), normalised
 coordinates, and ComfyUI core's ``SDPoseKeypointExtractor`` output (real scores c in (0, 1]
@@ -67,6 +69,7 @@ from .pose_reader import (  # noqa: E402
     _LEFT_KEY,
     _PARTS_KEY,
     _POSE_KEY,
+    _REFINED_KEY,
     _RIGHT_KEY,
     _TRACK_KEY,
     _WHOLEBODY_KEY,
@@ -154,6 +157,8 @@ def _person_dict(frame: FramePose, person: Person, toggles: dict, threshold: flo
     d[_PARTS_KEY] = list(parts)
     if person.track_id is not None:
         d[_TRACK_KEY] = int(person.track_id)
+    if person.refined_hands and on["hands"]:
+        d[_REFINED_KEY] = list(person.refined_hands)
     return d
 
 

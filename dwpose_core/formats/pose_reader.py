@@ -12,7 +12,7 @@ import numpy as np
 from .. import skeleton as sk
 from .json_text import FormatError, describe as _describe, float_array as _float_array, loads as _loads_text
 from .json_text import whole_number as _whole
-from ..types import FramePose, Person, check_parts
+from ..types import FramePose, Person, check_hand_sides, check_parts
 
 __all__ = ["from_pose_keypoint", "frame_list", "MAX_PEOPLE_PER_FRAME"]
 
@@ -28,6 +28,7 @@ _WHOLEBODY_KEY = "wholebody_keypoints_2d"
 _BOX_KEY = "box_2d"
 _PARTS_KEY = "parts"
 _TRACK_KEY = "track_id"
+_REFINED_KEY = "refined_hands"  # hands refined by the hand model (stages/hands.py), e.g. ["left"]
 _ARRAY_KEYS = (_POSE_KEY, _FOOT_KEY, _FACE_KEY, _LEFT_KEY, _RIGHT_KEY)
 # The part each OpenPose array belongs to (an explicit null there means "disabled" in old files).
 _PART_OF_KEY = {_POSE_KEY: "body", _FOOT_KEY: "feet", _FACE_KEY: "face", _LEFT_KEY: "hands", _RIGHT_KEY: "hands"}
@@ -197,6 +198,19 @@ def _parts(person: dict, path: str) -> tuple[str, ...]:
         raise FormatError(str(exc)) from None
 
 
+def _refined(person: dict, path: str) -> tuple[str, ...]:
+    value = person.get(_REFINED_KEY)
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise FormatError(f"{path}.{_REFINED_KEY} is {_describe(value)}; expected a list of hand sides "
+                          "(left, right)")
+    try:
+        return check_hand_sides(value, f"{path}.{_REFINED_KEY}")
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
+
+
 def _read_person(path: str, person: dict, fields: dict, scale: np.ndarray) -> Person:
     wholebody = fields[_WHOLEBODY_KEY]
     if wholebody is not None:
@@ -233,7 +247,7 @@ def _read_person(path: str, person: dict, fields: dict, scale: np.ndarray) -> Pe
         box, box_score = _box_from_points(kp, sc), 1.0
     track = person.get(_TRACK_KEY)
     track = None if track is None else _whole(track, f"{path}.{_TRACK_KEY}", "a whole number or null")
-    return Person(kp, sc, box, box_score, track, parts)
+    return Person(kp, sc, box, box_score, track, parts, _refined(person, path))
 
 
 def _fill_from_array(kp: np.ndarray, sc: np.ndarray, array: np.ndarray, rows, scale: np.ndarray) -> None:

@@ -8,10 +8,16 @@ wrong file is downloaded once more, then deleted. A connection cut mid-body is r
 ``Range``. Nothing else is written into the model folder: no lock files, no ``.cache`` folders;
 the provenance record goes to the per-user cache.
 
-Deadlines are http_client's (``DWPOSE_DOWNLOAD_TIMEOUT``, default 30 s): a hub that cannot be
-reached fails in seconds, one that never answers within the timeout, and then - in this process -
-every later download from the same endpoint fails at once with the same message, for
-``UNREACHABLE_MEMORY_S`` (30) seconds, so a run asking for two models waits once.
+Deadlines are http_client's (``DWPOSE_DOWNLOAD_TIMEOUT``, default 30 s, for the answer and any
+stall; ``DWPOSE_DOWNLOAD_MIN_RATE``, default 20 kB/s, for the body, with a total deadline from the
+size): a hub that cannot be reached fails in seconds, one that never answers within the timeout,
+and then - in this process - every later download from the same endpoint fails at once with the
+same message, for ``UNREACHABLE_MEMORY_S`` (30) seconds, so a run asking for two models waits once.
+
+Progress (size, rate, time left): a tqdm bar on stderr when it is a terminal and warnings are shown
+(``-q`` hides it), or whatever :func:`set_progress_factory` installed (the ComfyUI nodes connect
+``comfy.utils.ProgressBar``). A temporary file left by a killed download (``.<name>.<PID>.<TID>.part``)
+is removed by the next download into that folder once its process is gone.
 
 Settings are read at call time: HF_ENDPOINT (mirrors), HF_HUB_OFFLINE, HF_TOKEN (or the token
 ``huggingface-cli login`` saved).
@@ -22,10 +28,11 @@ import http.client
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from . import http_client, provenance
 from .digest import Sha256
@@ -42,6 +49,12 @@ CHUNK = 1 << 20
 MAX_RESUMES = 2
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TRUE = {"1", "ON", "YES", "TRUE"}
+
+_PART = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<tid>\d+)\.part$")
+PROGRESS_INTERVAL_S = 0.1  # at most this often a progress bar is told
+
+ProgressFactory = Callable[[Optional[int], str], Any]
+_progress_factory: Optional[ProgressFactory] = None  # None: the default (tqdm on a terminal)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -85,6 +98,118 @@ def token() -> Optional[str]:
 
 def forget_unreachable() -> None:
     _unreachable.clear()
+
+
+# ---------------------------------------------------------------- progress
+
+def set_progress_factory(factory: Optional[ProgressFactory]) -> Optional[ProgressFactory]:
+    """Show download progress through ``factory(total_bytes or None, label)``, which returns an object
+    with ``update(n_bytes)`` (and optionally ``close()``), or None for no progress. ``None`` restores the
+    default (tqdm on stderr). Returns the previous factory. ComfyUI:
+    ``set_progress_factory(lambda total, label: comfy.utils.ProgressBar(total or 0))`` (its hook raising
+    on an interrupt cancels the download; nothing partial is kept)."""
+    global _progress_factory
+    previous, _progress_factory = _progress_factory, factory
+    return previous
+
+
+def _tqdm_bar(total: Optional[int], label: str):
+    """tqdm on stderr: hidden when stderr is not a terminal (tqdm's own rule) or warnings are off (-q)."""
+    if not log.isEnabledFor(logging.WARNING):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                disable=None, dynamic_ncols=True)
+
+
+class _Progress:
+    """Feeds a progress object at most every PROGRESS_INTERVAL_S (a ComfyUI bar sends a websocket message
+    per update; 217 MB arrive in a few thousand reads)."""
+
+    def __init__(self, total: Optional[int], label: str):
+        factory = _progress_factory or _tqdm_bar
+        self.bar = factory(total, label)
+        self.pending = 0
+        self.last = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        if self.bar is None:
+            return
+        self.pending += n
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_INTERVAL_S:
+            self.bar.update(self.pending)
+            self.pending, self.last = 0, now
+
+    def close(self) -> None:
+        if self.bar is None:
+            return
+        bar, self.bar = self.bar, None
+        try:
+            if self.pending:
+                bar.update(self.pending)
+        finally:
+            close = getattr(bar, "close", None)
+            if callable(close):
+                close()
+
+
+# ---------------------------------------------------------------- stale temporaries
+
+def _process_alive(pid: int) -> bool:
+    """Is there a process ``pid`` on this machine? Never signals it (os.kill(pid, 0) on POSIX; on Windows
+    os.kill would terminate it, so the process is opened and its exit code asked)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        try:
+            code = ctypes.c_ulong()
+            return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or a number the OS rejects: leave it alone)
+    return True
+
+
+def remove_stale_parts(folder: Path) -> list[Path]:
+    """Delete the ``.<name>.<PID>.<TID>.part`` files in ``folder`` whose download is no longer running
+    (its process is gone, or, for this process, its thread is). Other files are never touched."""
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    threads = {t.ident for t in threading.enumerate()}
+    for name in names:
+        m = _PART.match(name)
+        if m is None:
+            continue
+        pid, tid = int(m.group("pid")), int(m.group("tid"))
+        if _process_alive(pid) and (pid != os.getpid() or tid in threads):
+            continue
+        try:
+            (Path(folder) / name).unlink()
+            removed.append(Path(folder) / name)
+        except OSError:
+            pass
+    if removed:
+        log.info("DWPose: removed %d unfinished download(s) left in %s by a stopped process: %s", len(removed),
+                 folder, ", ".join(p.name for p in removed))
+    return removed
 
 
 # ---------------------------------------------------------------- download + verify
@@ -157,10 +282,15 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
         response = http_client.get(url, headers, auth=auth, auth_origin=http_client.origin(base))
     except http_client.HttpStatusError as exc:
         raise _fail(spec, _status_why(exc)) from None
-    except (http_client.Unreachable, http_client.TimedOut) as exc:
-        why = (f"the hub cannot be reached ({exc}); on a machine without internet set HF_HUB_OFFLINE=1 to skip "
-               f"the attempt, or raise {http_client.ENV_TIMEOUT} (now {http_client.timeout_setting():g} s) on a "
-               "slow link")
+    except http_client.TimedOut as exc:
+        why = (f"the hub was reached but {exc}; raise {http_client.ENV_TIMEOUT} (now "
+               f"{http_client.timeout_setting():g} s, at most {http_client.MAX_TIMEOUT:g}) on a slow link, or on a "
+               "machine without internet set HF_HUB_OFFLINE=1 to skip the attempt")
+        _unreachable[base] = (time.monotonic(), why)
+        raise _fail(spec, why, unreachable=True) from None
+    except http_client.Unreachable as exc:
+        why = (f"the hub cannot be reached ({exc}); check the network or proxy settings, use a mirror "
+               "(HF_ENDPOINT), or on a machine without internet set HF_HUB_OFFLINE=1 to skip the attempt")
         _unreachable[base] = (time.monotonic(), why)
         raise _fail(spec, why, unreachable=True) from None
     except http_client.HttpFailure as exc:
@@ -175,43 +305,68 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
             f"Cannot create the download folder {dest_dir} ({exc}). Set DWPOSE_CKPTS_DIR to a writable "
             f"folder.\n{placement_help(spec.filename, url)}",
             filename=spec.filename, searched=searched_folders(), url=url) from None
+    remove_stale_parts(dest_dir)
     tmp = dest_dir / f".{spec.filename}.{os.getpid()}.{threading.get_ident()}.part"
-    size = f" ({spec.size / 1e6:.0f} MB)" if spec.size else ""
+    total = announced or spec.size or _content_length(response.headers)
+    size = f" ({total / 1e6:.0f} MB)" if total else ""
     log.warning("DWPose: downloading %s%s from %s into %s", spec.filename, size, url, dest_dir)
     digest = Sha256()
+    progress = None
     try:
+        progress = _Progress(total, spec.filename)
+        pace = http_client.BodyPace(total)
         with open(tmp, "wb") as out:
-            written = _stream(spec, response, out, digest, headers, auth, base, announced)
+            written = _stream(spec, response, out, digest, headers, auth, base, announced, pace, progress)
         if announced is not None and written != announced:
             raise _fail(spec, f"the server sent {written:,} bytes but announced {announced:,}")
     except BaseException:
+        response.close()
         _unlink(tmp)
         raise
+    finally:
+        if progress is not None:
+            progress.close()
     return tmp, digest.hexdigest(), server_sha
 
 
-def _stream(spec, response, out, digest, headers, auth, base, announced) -> int:
-    """Write the body (resuming a cut connection with Range) and return the byte count."""
+def _content_length(headers: dict) -> Optional[int]:
+    value = headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+def _stream(spec, response, out, digest, headers, auth, base, announced, pace, progress) -> int:
+    """Write the body (resuming a cut connection with Range) and return the byte count. ``pace``
+    (http_client.BodyPace) enforces the minimum rate and the deadline; ``progress`` is told each chunk."""
     written = 0
+    arrived = 0  # over every connection, for the pace
     resumes = 0
     while True:
         length = response.headers.get("content-length")
         expected_end = written + int(length) if length and length.isdigit() else None
         try:
             while True:
-                chunk = response.read(CHUNK)
+                chunk = response.read_some(CHUNK, pace.read_wait())
                 if not chunk:
                     break
                 out.write(chunk)
                 digest.update(chunk)
                 written += len(chunk)
+                arrived += len(chunk)
+                progress.advance(len(chunk))
+                pace.check(arrived)
             response.close()
             if expected_end is not None and written < expected_end:
                 raise http.client.IncompleteRead(b"", expected_end - written)
             return written
         except http_client.TimedOut as exc:
             response.close()
-            raise _fail(spec, str(exc), unreachable=True) from None
+            why = str(exc)
+            if not isinstance(exc, http_client.TooSlow):
+                try:  # a read cut short by the deadline is reported as the deadline
+                    pace.check_deadline(arrived)
+                except http_client.TooSlow as slow:
+                    why = str(slow)
+            raise _fail(spec, why, unreachable=True) from None
         except (OSError, http.client.HTTPException) as exc:
             response.close()
             if resumes >= MAX_RESUMES or (announced is not None and written >= announced):
@@ -261,3 +416,13 @@ def _status_why(exc: http_client.HttpStatusError) -> str:
     if exc.status == 404 or code in ("RepoNotFound", "EntryNotFound", "RevisionNotFound"):
         return f"the server does not have it{detail}"
     return f"{exc}{detail}"
+
+
+# ---------------------------------------------------------------- hook for archives.py
+
+def fetch_to_temp(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]]:
+    """Transfer ``spec.url(endpoint())`` into a hidden temporary file in ``dest_dir`` with this module's
+    deadlines, resumption and messages, verifying nothing: (temporary file, its SHA-256, the server's
+    SHA-256 if it said). The caller checks the bytes, then renames or deletes the file. Used for zip
+    archives (hub/archives.py), whose contents are checked after extraction."""
+    return _transfer(spec, Path(dest_dir))

@@ -2,11 +2,18 @@
 
 Deadlines (``DWPOSE_DOWNLOAD_TIMEOUT`` seconds, default 30, at most 60):
 * from the first connection attempt until the final response's headers are in
-  (host-name lookup, connect, redirects, a server that accepts and never
-  answers or trickles its headers): at most the timeout, in total;
-* connecting to one host: at most ``CONNECT_TIMEOUT`` (8 s) of that, so an
-  unreachable hub fails in seconds, and a refused connection at once;
-* while the body arrives: every read waits at most the timeout.
+  (host-name lookup, connect, redirects, a server that accepts and answers late, or trickles
+  its headers): at most the timeout, in total. A server that answers in 12 s is waited for
+  when the timeout is 30 s;
+* opening the TCP connection to one address: at most ``CONNECT_TIMEOUT`` (8 s) of that, so an
+  unreachable hub fails in seconds (and a refused connection at once). That failure is
+  :class:`Unreachable`, which no timeout setting changes; :class:`TimedOut` is the one the
+  setting governs;
+* while the body arrives (:class:`BodyPace`): no read waits more than the timeout, the body must
+  come at least at ``DWPOSE_DOWNLOAD_MIN_RATE`` kB/s (default 20) measured over the last
+  timeout seconds, and it must be complete within timeout + size / minimum rate (for the
+  217 MB detector at 20 kB/s about 3 hours; at a normal rate it takes seconds). A server that
+  trickles one byte every half second is abandoned after one window, with one message.
 Nothing is retried here; the caller decides (a cut body is resumed with Range).
 
 Proxies come from the usual environment variables (``HTTPS_PROXY``,
@@ -21,6 +28,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 import urllib.request
 from dataclasses import dataclass
 from typing import Optional
@@ -31,6 +39,8 @@ from ..errors import DWPoseError
 log = logging.getLogger("dwpose.hub")
 
 ENV_TIMEOUT = "DWPOSE_DOWNLOAD_TIMEOUT"
+ENV_MIN_RATE = "DWPOSE_DOWNLOAD_MIN_RATE"  # kB/s (1000 bytes per second)
+DEFAULT_MIN_RATE_KB = 20.0
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 8.0
@@ -49,6 +59,10 @@ class Unreachable(HttpFailure):
 
 class TimedOut(HttpFailure):
     """The server did not answer (or finish its headers, or send more body) in time."""
+
+
+class TooSlow(TimedOut):
+    """The body came slower than the minimum rate, or not within the deadline its size allows."""
 
 
 class HttpStatusError(HttpFailure):
@@ -75,6 +89,73 @@ def timeout_setting() -> float:
     return min(value, MAX_TIMEOUT)
 
 
+def min_rate_setting() -> float:
+    """The minimum body rate in bytes per second, from DWPOSE_DOWNLOAD_MIN_RATE in kB/s (default 20)."""
+    raw = os.environ.get(ENV_MIN_RATE, "").strip()
+    if not raw:
+        return DEFAULT_MIN_RATE_KB * 1000
+    try:
+        value = float(raw)
+        if not value > 0:
+            raise ValueError
+    except ValueError:
+        if raw not in _warned_setting:
+            _warned_setting.add(raw)
+            log.warning("DWPose: %s=%r is not a positive number of kB/s; using %g.", ENV_MIN_RATE, raw,
+                        DEFAULT_MIN_RATE_KB)
+        return DEFAULT_MIN_RATE_KB * 1000
+    return value * 1000
+
+
+def _amount(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{int(n)} bytes"
+
+
+class BodyPace:
+    """The body's minimum rate and total deadline (curl's --speed-limit/--speed-time, plus a deadline
+    from the size). ``check(received)`` after every read raises :class:`TooSlow`; ``read_wait()`` is
+    how long the next read may block. One object spans the resumed connections of one download."""
+
+    def __init__(self, expected: Optional[int], *, window: Optional[float] = None,
+                 min_rate: Optional[float] = None, clock=time.monotonic):
+        self.window = timeout_setting() if window is None else window
+        self.min_rate = min_rate_setting() if min_rate is None else min_rate  # bytes per second
+        self.expected = expected
+        self.clock = clock
+        self.start = clock()
+        self.allowed = None if expected is None else self.window + expected / self.min_rate
+        self.samples: deque = deque([(self.start, 0)])
+
+    def _message(self, received: int, seconds: float) -> str:
+        of = f" of {_amount(self.expected)}" if self.expected is not None else ""
+        return (f"the server sent {_amount(received)}{of} in {seconds:.0f} s, slower than the minimum of "
+                f"{self.min_rate / 1000:g} kB/s ({ENV_MIN_RATE}; set it lower on a slow link)")
+
+    def check_deadline(self, received: int) -> float:
+        """Raise TooSlow once the total deadline has passed; returns the clock's time."""
+        now = self.clock()
+        if self.allowed is not None and now - self.start > self.allowed:
+            raise TooSlow(self._message(received, now - self.start))
+        return now
+
+    def check(self, received: int) -> None:
+        """``received``: bytes that arrived so far, over every connection (it never goes down)."""
+        now = self.check_deadline(received)
+        self.samples.append((now, received))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.window:
+            self.samples.popleft()
+        since, before = self.samples[0]
+        span = now - since
+        if span >= self.window and received - before < self.min_rate * span:
+            raise TooSlow(self._message(received, now - self.start))
+
+    def read_wait(self) -> float:
+        """The stall limit (the timeout), shortened to what is left before the deadline."""
+        if self.allowed is None:
+            return self.window
+        return max(min(self.window, self.start + self.allowed - self.clock()), 0.01)
+
+
 @dataclass
 class Response:
     url: str  # the final URL, after redirects
@@ -89,6 +170,17 @@ class Response:
             return self.raw.read(n)
         except socket.timeout:
             raise TimedOut(f"the server stopped sending data for more than {self.conn.sock_timeout:g} s") from None
+
+    def read_some(self, n: int, wait: Optional[float] = None) -> bytes:
+        """Up to ``n`` bytes, as soon as some have arrived (one socket read: a trickle is seen byte by
+        byte); b"" at the end. ``wait``: the most this read may block (default: the timeout)."""
+        wait = self.conn.sock_timeout if wait is None else wait
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(wait)
+        try:
+            return self.raw.read1(n)
+        except socket.timeout:
+            raise TimedOut(f"the server stopped sending data for more than {wait:g} s") from None
 
     def close(self) -> None:
         try:
@@ -139,12 +231,15 @@ def _connector(deadline: float):
             sock.settimeout(left)
             try:
                 sock.connect(sockaddr)
+                # From here the answer is waited for until the request's deadline (the watchdog in
+                # get() enforces it), not just CONNECT_TIMEOUT.
+                sock.settimeout(max(deadline - time.monotonic(), 0.01))
                 return sock
             except OSError as exc:
                 errors.append(exc)
                 sock.close()
         if errors and all(isinstance(e, socket.timeout) for e in errors):
-            raise Unreachable(f"connecting to {host}:{port} took too long (no answer)")
+            raise Unreachable(f"connecting to {host}:{port} got no answer within {CONNECT_TIMEOUT:g} s")
         why = errors[-1] if errors else "no time left"
         raise Unreachable(f"cannot connect to {host}:{port} ({why})")
 

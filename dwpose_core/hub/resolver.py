@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Optional, Union
 
+from . import archives
 from . import download as dl
 from . import locate
 from .errors import CorruptModelError, ModelKindError, ModelNotFoundError, UnsupportedModelError
@@ -149,6 +150,9 @@ def _resolve_spec(spec: ModelSpec, kind: Optional[str], download: bool) -> Path:
         rejected: list[tuple[Path, str]] = []
         for cand in locate.find_candidates(spec.filename, spec.repo_id, loops=rejected):
             result = evaluate(cand.path, spec, kind, hf_cache=cand.hf_cache)
+            missing = [p.name for p in archives.sidecar_paths(spec, cand.path) if not p.is_file()]
+            if result.ok and missing:
+                result = VerifyResult(cand.path, problems=[f"{', '.join(missing)} is missing next to it"])
             if result.ok:
                 _report(cand.path, result)
                 return cand.path
@@ -168,7 +172,8 @@ def _resolve_spec(spec: ModelSpec, kind: Optional[str], download: bool) -> Path:
                     f"{placement_help(spec.filename, url)}", problems=rejected, **common)
             raise ModelNotFoundError(f"{describe(spec)} was not found, and {why}.\n"
                                      f"{placement_help(spec.filename, url)}", **common)
-        return dl.fetch(spec, locate.download_dir())  # a damaged file under the target name is replaced
+        # A damaged file under the target name is replaced; archives are extracted (archives.py).
+        return archives.fetch_model(spec, locate.download_dir())
 
 
 def __getattr__(name: str):  # listing moved to listing.py; keep the old import path working

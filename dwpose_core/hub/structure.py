@@ -1,7 +1,8 @@
 """Does a file have the structure of the model it should be? Never runs the model, never executes a pickle.
 
-* ONNX: the graph parses (once per process, shared with the torch backend: see onnx_file) and meets
-  the registry's input/output contract for its kind.
+* ONNX: the graph parses (once per process, shared with the torch backend: see onnx_file), every
+  initializer holds the bytes its shape declares (onnx_file.initializer_problems), and it meets the
+  registry's input/output contract for its kind.
 * ``.pth``: read by the same restricted reader the torch loader uses (safe_pickle): a file this
   check passes is a file the loader reads, and the other way round. Its weights must be RTMPose
   (pose) or YOLOX (detector); with torch installed, every tensor name and shape is checked against
@@ -26,7 +27,7 @@ ONNX_SUFFIXES = {".onnx"}
 PTH_SUFFIXES = set(registry.CHECKPOINT_SUFFIXES)
 SAFETENSORS_SUFFIXES = set(registry.SAFETENSORS_SUFFIXES)
 # Bump when a check changes, so verdicts remembered by an older version are not reused.
-CHECK_VERSION = 2
+CHECK_VERSION = 3
 
 
 def file_format(path: Path, spec: Optional[ModelSpec] = None) -> str:
@@ -115,6 +116,9 @@ def _check_onnx(path: Path, spec: Optional[ModelSpec], kind: Optional[str]):
     except onnx_file.OnnxParseError as exc:
         return [f"the ONNX graph does not load ({exc}); the file is truncated, damaged or not ONNX"], kind
     graph = model.graph
+    damaged = onnx_file.initializer_problems(model)
+    if damaged:
+        return damaged, kind
     initializers = {i.name for i in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
     outputs = {o.name: _dims(o) for o in graph.output}

@@ -1,35 +1,30 @@
 """Small JSON records the hub keeps per user, never in the user's model folders.
 
-Folder (:func:`cache_dir`): ``$DWPOSE_CACHE_DIR``, else ``%LOCALAPPDATA%\\dwpose\\cache`` on Windows,
-``~/Library/Caches/dwpose`` on macOS, ``$XDG_CACHE_HOME/dwpose`` (default ``~/.cache/dwpose``) elsewhere. Each record is one file named by a hash of the model file's
-absolute path, written atomically; an unreadable or unwritable cache only loses the fast path.
+Folder (:func:`cache_dir`, the rule is in :mod:`dwpose_core.checkpoints.derived_cache`): ``$DWPOSE_CACHE_DIR``,
+else ``%LOCALAPPDATA%\\dwpose\\cache`` on Windows, ``~/Library/Caches/dwpose`` on macOS,
+``$XDG_CACHE_HOME/dwpose`` (default ``~/.cache/dwpose``) elsewhere. Each record is one file named by a hash of
+the model file's absolute path, written atomically; an unreadable or unwritable cache only loses the fast path.
+The records are small and never evicted; the large derived files beside them are bounded (DWPOSE_CACHE_LIMIT).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
+from ..checkpoints import derived_cache
 from .digest import sha256_bytes
 
 log = logging.getLogger("dwpose.hub")
 
-ENV_CACHE = "DWPOSE_CACHE_DIR"
+ENV_CACHE = derived_cache.ENV_CACHE
 
 
 def cache_dir() -> Path:
-    value = os.environ.get(ENV_CACHE, "").strip()
-    if value:
-        return Path(os.path.expandvars(value)).expanduser()
-    if os.name == "nt":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "dwpose" / "cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "dwpose"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "dwpose"
+    """The per-user cache folder; one rule for the pack (:mod:`dwpose_core.checkpoints.derived_cache`)."""
+    return derived_cache.cache_dir()
 
 
 def absolute(path: Path) -> str:
@@ -74,3 +69,34 @@ def delete(kind: str, path: Path) -> None:
         record_file(kind, path).unlink()
     except OSError:
         pass
+
+
+# ---------------------------------------------------------------- records keyed by a name, not a file
+
+def key_file(kind: str, key: str) -> Path:
+    """Where the record saved under ``key`` lives."""
+    return cache_dir() / kind / f"{sha256_bytes(key.encode('utf-8'))[:32]}.json"
+
+
+def read_key(kind: str, key: str) -> Optional[dict]:
+    """The record saved under ``key`` (e.g. a download URL's first-seen hash), or None."""
+    try:
+        data = json.loads(key_file(kind, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("key") == key else None
+
+
+def write_key(kind: str, key: str, data: dict) -> None:
+    target = key_file(kind, key)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({**data, "key": key}), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        log.debug("DWPose: could not write %s (%s)", target, exc)
+        try:
+            tmp.unlink()
+        except OSError:
+            pass

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from ..backends.base import InferenceModel, device_path
+from ..hub.errors import ModelKindError
 from ..hub.registry import IMAGENET_MEAN, IMAGENET_STD
 
 MEAN = np.array(IMAGENET_MEAN, dtype=np.float32)  # the registry's fact (RTMPose / DWPose, RGB)
@@ -130,6 +131,8 @@ class WholeBodyPoseModel:
     (the published ONNX, batch 1) get exactly their batch.
     """
 
+    num_keypoints = 133  # SimCC rows the model must give (stages/hands.py: 21)
+
     def __init__(self, model: InferenceModel, chunk_size: Optional[int] = None):
         names = list(model.output_names)
         if {"simcc_x", "simcc_y"} <= set(names):
@@ -159,11 +162,12 @@ class WholeBodyPoseModel:
 
     def __call__(self, frames: list[np.ndarray], frame_index: np.ndarray, boxes: np.ndarray,
                  max_crops_per_call: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
-        """Pose for every box; box i belongs to frames[frame_index[i]]. Returns [N,133,2], [N,133]."""
+        """Pose for every box; box i belongs to frames[frame_index[i]]. Returns [N,K,2], [N,K] (K = 133)."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
+        k = self.num_keypoints
         if n == 0:
-            return np.zeros((0, 133, 2), np.float32), np.zeros((0, 133), np.float32)
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
         if not np.isfinite(boxes).all():
             raise ValueError("Pose boxes must be finite; clip them with detection.sanitize_boxes first.")
         frame_index = np.asarray(frame_index, dtype=np.int64).reshape(-1)
@@ -181,5 +185,11 @@ class WholeBodyPoseModel:
                 out = self.model.run(crops(frames, frame_index[sl], mats[sl], self.input_hw))
             xs.append(out[self.x_name])
             ys.append(out[self.y_name])
-        keypoints, scores = decode_simcc(np.concatenate(xs), np.concatenate(ys))
+        simcc_x, simcc_y = np.concatenate(xs), np.concatenate(ys)
+        if simcc_x.shape[1] != k or simcc_y.shape[1] != k:
+            got = simcc_x.shape[1]
+            hint = {21: " It is a hand model: use it for the hand refinement (--refine-hands).",
+                    133: " It is a whole-body model: give it as the pose model (--pose)."}.get(got, "")
+            raise ModelKindError(f"{self.model.path.name} gives {got} keypoints; {k} are needed here.{hint}")
+        keypoints, scores = decode_simcc(simcc_x, simcc_y)
         return to_frame_coords(keypoints, center, scale, self.input_hw).astype(np.float32), scores

@@ -3,7 +3,7 @@
 Checkpoints (``.pth``, ``.pt``, ``.ckpt``) are read with :mod:`.pth_reader` (no
 pickled code runs); keys are normalised (``student.``/``module.`` prefixes,
 teacher weights and data preprocessors dropped, :func:`normalise_keys`), the
-architecture is told from names and shapes (:func:`spec_from_state_dict`,
+architecture is told from names and shapes (RTMW by its ``neck.*`` / ``head.mlp2``: :func:`spec_from_state_dict`,
 checked before any tensor data is read: :func:`checkpoint_spec`) and BatchNorm
 is folded into the convolutions once (:func:`fold_batchnorm`).
 :func:`check_state_dict` compares any state dict with the architecture.
@@ -19,6 +19,7 @@ from .onnx_weights import _RTMPOSE_BY_STEM, _YOLOX_BY_STEM, Spec, parameter_orde
 from ..checkpoints.pth_reader import Checkpoint, CheckpointFormatError, LazyTensor, find_state_dict
 from .rtmpose import RTMPoseSpec
 from .weight_errors import ArchitectureMismatch, WeightsFormatError
+from .yolox import NATIVE_SIZE as YOLOX_NATIVE_SIZE
 from .yolox import YOLOXSpec
 
 # BatchNorm eps is not stored in checkpoints: mmpose's RTMPose configs use SyncBN's
@@ -93,6 +94,9 @@ def spec_from_state_dict(state: dict, name: str = "checkpoint") -> Spec:
         if split is None:
             raise WeightsFormatError(f"{name}: cannot infer the input size from cls_x {bins_x}, cls_y {bins_y}, "
                                      f"{tokens} tokens.")
+        if "head.mlp2.1.weight" in state:  # RTMW (neck + two-scale head); mlp still maps the stride-32 tokens
+            keypoints = _dim(state, "head.final_layer.conv.weight", 0, name)
+            return RTMPoseSpec(variant, (round(bins_y / split), round(bins_x / split)), keypoints, split, arch="rtmw")
         keypoints = _dim(state, "head.final_layer.weight", 0, name)
         return RTMPoseSpec(variant, (round(bins_y / split), round(bins_x / split)), keypoints, split)
     stem_key = "backbone.backbone.stem.conv.conv.weight"
@@ -102,7 +106,8 @@ def spec_from_state_dict(state: dict, name: str = "checkpoint") -> Spec:
         if variant is None:
             raise WeightsFormatError(f"{name}: YOLOX checkpoint with an unknown stem width {stem}.")
         classes = _dim(state, "head.cls_preds.0.weight", 0, name)
-        return YOLOXSpec(variant, (416, 416) if variant == "tiny" else (640, 640), classes)
+        size = YOLOX_NATIVE_SIZE[variant]
+        return YOLOXSpec(variant, (size, size), classes)
     sample = ", ".join(list(state)[:4])
     raise WeightsFormatError(f"{name}: neither an RTMPose nor a YOLOX state dict (keys start: {sample}).")
 

@@ -79,3 +79,14 @@ class CSPNeXt(nn.Module):
         for i in range(len(P5_STAGES)):
             x = getattr(self, f"stage{i + 1}")(x)
         return x
+
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Outputs of stages 2, 3 and 4 (strides 8, 16, 32): mmpose's default ``out_indices=(2, 3, 4)``,
+        what RTMW's neck takes."""
+        x = self.stem(x)
+        outs = []
+        for i in range(len(P5_STAGES)):
+            x = getattr(self, f"stage{i + 1}")(x)
+            if i >= 1:
+                outs.append(x)
+        return outs

@@ -13,6 +13,12 @@ folded once at load.
 * ``.safetensors``: our own cache of a converted checkpoint (with the
   architecture in its metadata), or an mmpose state dict saved as safetensors.
 
+The converted ("fused") copy of a checkpoint is kept in the per-user cache
+(``<cache>/fused/<stem>-<16 hex of its path>.fused.safetensors``, see
+:mod:`dwpose_core.checkpoints.derived_cache`), never beside the user's file: a
+model folder may be read-only or belong to another tool. It is bounded and
+evicted with the other derived files (``DWPOSE_CACHE_LIMIT``).
+
 Whatever the source, a file that does not fit the architecture raises
 :class:`ArchitectureMismatch` naming the first tensor that differs. The names
 moved to those two modules are re-exported here, so ``from
@@ -29,7 +35,7 @@ from typing import Union
 
 import torch
 
-from ..checkpoints import onnx_file
+from ..checkpoints import derived_cache, onnx_file
 from .checkpoint_weights import (  # noqa: F401  re-exported: moved from this module
     DEFAULT_BN_EPS,
     check_state_dict,
@@ -74,7 +80,15 @@ def spec_from_json(text: str) -> Spec:
 # ----------------------------------------------------------------------------- safetensors cache
 
 def cache_path(path: Path) -> Path:
-    return path.with_name(path.stem + CACHE_SUFFIX)
+    """Where the fused copy of ``path`` lives: the per-user cache, keyed by the source's absolute path."""
+    import hashlib
+
+    try:
+        where = str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        where = str(Path(path).absolute())
+    tag = hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return derived_cache.cache_dir() / "fused" / f"{Path(path).stem}-{tag}{CACHE_SUFFIX}"
 
 
 def _source_stamp(path: Path) -> dict[str, str]:
@@ -95,7 +109,9 @@ def read_cache(path: Path):
             meta = f.metadata() or {}
         if any(meta.get(k) != v for k, v in _source_stamp(path).items()):
             return None
-        return spec_from_json(meta["dwpose_spec"]), load_file(str(cached))
+        hit = spec_from_json(meta["dwpose_spec"]), load_file(str(cached))
+        derived_cache.used(cached)
+        return hit
     except Exception as exc:  # a corrupt cache is rebuilt, never fatal
         log.debug("DWPose: ignoring unreadable cache %s (%s)", cached, exc)
         return None
@@ -105,14 +121,17 @@ def write_cache(path: Path, spec: Spec, state: dict[str, torch.Tensor]) -> None:
     from safetensors.torch import save_file
 
     cached = cache_path(path)
-    tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
     try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in state.items()}, str(tmp),
                   metadata={"dwpose_spec": spec_to_json(spec), **_source_stamp(path)})
         os.replace(tmp, cached)
-    except OSError as exc:  # read-only model folder: just skip the cache
+    except OSError as exc:  # read-only cache folder: just skip the cache
         log.debug("DWPose: not caching %s (%s)", cached, exc)
         tmp.unlink(missing_ok=True)
+        return
+    derived_cache.admit(cached)
 
 
 def state_dict_from_safetensors(path: Path) -> tuple[Spec, dict[str, torch.Tensor]]:

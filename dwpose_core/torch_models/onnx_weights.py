@@ -1,7 +1,7 @@
 """ONNX initializers onto our fused modules.
 
 The architecture is recognised from the graph (input and output contract, stem
-width: :func:`spec_from_onnx`); initializers are matched to our parameters in
+width, RTMW's upsampling / pixel-shuffle nodes: :func:`spec_from_onnx`); initializers are matched to our parameters in
 execution order — both sides record the order in which the network uses its
 weights (:func:`onnx_parameters`, :func:`parameter_order`) — with kinds and
 shapes checked one by one, then the layer wiring is compared
@@ -80,9 +80,13 @@ def spec_from_onnx(model, name: str = "model") -> Spec:
         if variant is None:
             raise WeightsFormatError(f"{name}: RTMPose-like graph with an unknown stem width {stem[0]} "
                                      f"(known: {sorted(_RTMPOSE_BY_STEM)}).")
-        keypoints = x_dims[1] if isinstance(x_dims[1], int) else 133
+        if isinstance(x_dims[1], int):
+            keypoints = x_dims[1]
+        else:  # outputs without static shapes: the last conv (RTMCC final_layer / RTMW final_layer2) has K maps
+            last_conv = [n for n in graph.node if n.op_type == "Conv" and n.input[1] in arrays][-1]
+            keypoints = int(arrays[last_conv.input[1]].shape[0])
         split = x_dims[2] / w if isinstance(x_dims[2], int) else 2.0
-        return RTMPoseSpec(variant, (h, w), keypoints, split)
+        return RTMPoseSpec(variant, (h, w), keypoints, split, arch=_pose_arch(graph))
     if len(outputs) == 1 and len(ranks3) == 1 and stem[1] == 12:
         (dims,) = ranks3
         variant = _YOLOX_BY_STEM.get(stem[0])
@@ -95,6 +99,16 @@ def spec_from_onnx(model, name: str = "model") -> Spec:
         f"{name}: not an RTMPose (simcc_x/simcc_y) or YOLOX (one [N, anchors, 5+classes] output) graph; "
         f"outputs {outputs}, first conv weight {list(stem)}. The torch backend only runs those; "
         "use backend='onnxruntime' for other models.")
+
+
+# RTMW's neck upsamples (Resize / Upsample) and its head pixel-shuffles (DepthToSpace, or
+# Reshape/Transpose in older exports); RTMPose's plain backbone + RTMCC head has none of these.
+_RTMW_OPS = ("Resize", "Upsample", "DepthToSpace")
+
+
+def _pose_arch(graph) -> str:
+    """"rtmw" when the SimCC graph has RTMW's neck, else "rtmpose"."""
+    return "rtmw" if any(node.op_type in _RTMW_OPS for node in graph.node) else "rtmpose"
 
 
 def onnx_parameters(graph) -> list[tuple[str, np.ndarray, str]]:

@@ -1,7 +1,9 @@
 """RTMPose (top-down, SimCC): CSPNeXt backbone + RTMCC head, and the DWPose variants.
 
 Input (N, 3, H, W) normalised RGB; outputs ``simcc_x`` (N, K, W*2) and
-``simcc_y`` (N, K, H*2) logits, as the published ONNX files.
+``simcc_y`` (N, K, H*2) logits, as the published ONNX files. The same spec with
+``arch="rtmw"`` describes RTMW (neck + two-scale head, :mod:`.rtmw`), which has
+the same contract.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from torch import nn
 
 from .cspnext import CSPNeXt
 from .rtmcc_head import RTMCCHead
+from .rtmw import RTMW
 
 # name -> (deepen_factor, widen_factor), from the RTMPose configs. DWPose tt/ss/mm/ll are t/s/m/l.
+# RTMW-m/l/x use the m/l/x factors too (cocktail14 configs).
 VARIANTS = {"t": (0.167, 0.375), "s": (0.33, 0.5), "m": (0.67, 0.75), "l": (1.0, 1.0), "x": (1.33, 1.25)}
 
 
@@ -23,6 +27,7 @@ class RTMPoseSpec:
     input_hw: tuple[int, int] = (256, 192)
     num_keypoints: int = 133
     split_ratio: float = 2.0
+    arch: str = "rtmpose"  # "rtmpose" (CSPNeXt + RTMCC head) or "rtmw" (+ CSPNeXtPAFPN, RTMW head)
 
     kind = "rtmpose"
     input_name = "input"
@@ -30,9 +35,16 @@ class RTMPoseSpec:
 
     @property
     def title(self) -> str:
-        return f"RTMPose-{self.variant} {self.input_hw[0]}x{self.input_hw[1]} ({self.num_keypoints} keypoints)"
+        family = "RTMW" if self.arch == "rtmw" else "RTMPose"
+        return f"{family}-{self.variant} {self.input_hw[0]}x{self.input_hw[1]} ({self.num_keypoints} keypoints)"
 
-    def build(self) -> "RTMPose":
+    def build(self) -> nn.Module:
+        if self.arch == "rtmw":
+            if self.variant not in VARIANTS:
+                raise ValueError(f"Unknown RTMW variant {self.variant!r}; known: {', '.join(VARIANTS)}")
+            return RTMW(self, *VARIANTS[self.variant])
+        if self.arch != "rtmpose":
+            raise ValueError(f"Unknown pose architecture {self.arch!r}; known: rtmpose, rtmw")
         return RTMPose(self)
 
 

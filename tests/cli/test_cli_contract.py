@@ -149,8 +149,8 @@ def test_ctrl_c_says_how_far_it_got_and_exits_130(tmp_path, models, monkeypatch,
 
 @pytest.mark.parametrize("exc, code", [(KeyboardInterrupt, 130), (RuntimeError, 1)])
 def test_an_interrupted_or_failing_video_keeps_the_frames_done(tmp_path, models, monkeypatch, capsys, exc, code):
-    clip = video(tmp_path / "clip.mp4", n=40)  # two 32-frame chunks: the second one fails
-    _interrupt_after(monkeypatch, 1, exc)
+    clip = video(tmp_path / "clip.mp4", n=40)  # annotated frame by frame: the 33rd frame fails
+    _interrupt_after(monkeypatch, 32, exc)
     out = tmp_path / "out"
     assert cli.main([str(clip), "--out", str(out), *models]) == code
     kept = json.loads((out / "clip.incomplete.json").read_text())

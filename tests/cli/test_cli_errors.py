@@ -77,7 +77,7 @@ def test_a_bug_in_batch_is_one_line_and_exit_2(tmp_path, models, picture, capsys
 def test_a_bug_in_render_is_not_counted_as_a_bad_input(tmp_path, capsys, monkeypatch):
     pose = tmp_path / "p.json"
     pose.write_text(json.dumps([{"people": [], "canvas_width": 64, "canvas_height": 48}]))
-    monkeypatch.setattr(render_cli, "_render_one", lambda path, args: 1 / 0)
+    monkeypatch.setattr(render_cli, "_render_one", lambda path, args, base=None: 1 / 0)
     assert render_cli.main([str(pose), "--out", str(tmp_path / "o")]) == 2
     assert _lines(capsys.readouterr().err) == [f"{BUG}ZeroDivisionError: division by zero{HINT}"]
 

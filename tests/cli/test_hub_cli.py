@@ -66,9 +66,12 @@ def test_download_force_fetches_again(served, capsys):
 
 
 def test_unknown_or_unsupported_names_are_exit_2_before_anything_is_downloaded(served, capsys):
-    code, out, err = run(capsys, "download", "yolox_l.onnx", "yolox_l.onx", "yolo_nas_s_fp16.onnx")
+    code, out, err = run(capsys, "download", "yolox_l.onnx", "yolox_l.onx", "yolox_l.torchscript.pt",
+                         "yolo_nas_s_fp16.onnx")
     assert code == 2 and "yolox_l.onnx" in err and "not supported" in err
-    assert err.count("error:") == 2 and out == ""
+    assert "yolo_nas_s_fp16.onnx is never downloaded by this pack (Deci's YOLO-NAS weights licence: " \
+           "non-commercial use only)" in err
+    assert err.count("error:") == 3 and out == ""
     assert served.count() == 0
 
 

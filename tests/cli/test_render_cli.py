@@ -44,7 +44,7 @@ def test_one_png_per_frame_equal_to_draw_pose(pose_file, tmp_path):
     out = tmp_path / "out"
     assert render_cli.main([str(pose_file), "--out", str(out), "--profile", "wan_animate", "--size", "160x120"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["dance_00000.png", "dance_00001.png", "dance_00002.png"]  # no temporary file left
+    assert names == ["dance_pose_00000.png", "dance_pose_00001.png", "dance_pose_00002.png"]  # no temporary file left
     frames = from_pose_keypoint(json.loads(pose_file.read_text()))
     for i, name in enumerate(names):
         assert np.array_equal(read_png(out / name), draw_pose(frames[i], size=(160, 120), profile="wan_animate"))
@@ -56,7 +56,7 @@ def test_resolution_and_part_toggles(pose_file, tmp_path):
     assert render_cli.main(args) == 0
     frame = from_pose_keypoint(json.loads(pose_file.read_text()))[0]
     want = draw_pose(frame, resolution=480, hands=False, face=False, feet=True)
-    assert want.shape == (480, 640, 3) and np.array_equal(read_png(out / "dance_00000.png"), want)
+    assert want.shape == (480, 640, 3) and np.array_equal(read_png(out / "dance_pose_00000.png"), want)
 
 
 def test_a_bad_input_is_exit_1_and_the_others_are_written(pose_file, tmp_path, capsys):
@@ -82,10 +82,10 @@ def test_video(pose_file, tmp_path):
 
     out = tmp_path / "out"
     code = render_cli.main([str(pose_file), "--out", str(out), "--video", "--fps", "12"])
-    if code == 1 and not (out / "dance.mp4").exists():
+    if code == 1 and not (out / "dance_pose.mp4").exists():
         pytest.skip("this OpenCV build cannot write MP4")
-    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["dance.mp4"]
-    capture = cv2.VideoCapture(str(out / "dance.mp4"))
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["dance_pose.mp4"]
+    capture = cv2.VideoCapture(str(out / "dance_pose.mp4"))
     count = 0
     while capture.read()[0]:
         count += 1
@@ -109,3 +109,56 @@ def test_python_m_dwpose_core_render_dispatches_here(pose_file, tmp_path):
                           "--profile", "vace"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert len(list((tmp_path / "o").glob("dance_*.png"))) == 3
+
+
+def test_video_never_replaces_a_source_video_nor_another_inputs_picture(tmp_path):
+    out = tmp_path / "poses"
+    out.mkdir()
+    source = out / "clip.mp4"  # the user's own video, beside the JSON
+    source.write_bytes(b"the user's video")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = out / "clip.json"
+    a.write_text(json.dumps(clip(3)))
+    b_first, b_second = tmp_path / "a" / "x.json", tmp_path / "b" / "x.json"
+    b_first.write_text(json.dumps(clip(2)))
+    b_second.write_text(json.dumps(clip(4)))
+    assert render_cli.main([str(a), str(b_first), str(b_second), "--out", str(out), "--video"]) == 0
+    assert source.read_bytes() == b"the user's video"
+    assert sorted(p.name for p in out.iterdir()) == ["clip.json", "clip.mp4", "clip_pose.mp4", "x.json-2_pose.mp4",
+                                                     "x.json_pose.mp4"]
+    import cv2
+
+    counts = {}
+    for name in ("clip_pose.mp4", "x.json_pose.mp4", "x.json-2_pose.mp4"):
+        capture = cv2.VideoCapture(str(out / name))
+        counts[name] = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
+    assert counts == {"clip_pose.mp4": 3, "x.json_pose.mp4": 2, "x.json-2_pose.mp4": 4}  # a's and b's, each its own
+
+
+def test_video_pictures_are_streamed_not_held(tmp_path, monkeypatch):
+    import weakref
+
+    from dwpose_core.render import draw
+
+    live, most = set(), [0]
+    real = draw.draw_pose
+
+    def tracked(*args, **kwargs):
+        picture = real(*args, **kwargs).view(_Tracked)
+        key = id(picture)
+        live.add(key)
+        weakref.finalize(picture, live.discard, key)
+        most[0] = max(most[0], len(live))
+        return picture
+
+    monkeypatch.setattr(draw, "draw_pose", tracked)
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(clip(40)))
+    assert render_cli.main([str(path), "--out", str(tmp_path / "o"), "--video"]) == 0
+    assert most[0] <= 2  # before: all 40 pictures were drawn into a list first
+
+
+class _Tracked(np.ndarray):
+    pass

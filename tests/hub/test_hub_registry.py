@@ -43,9 +43,7 @@ def test_known_sizes_and_hashes_are_well_formed():
 
 def test_every_unsupported_file_says_why_and_names_a_supported_alternative_of_its_kind():
     unsupported = [s for s in registry.MODELS.values() if not s.supported]
-    assert {s.filename for s in unsupported} >= {"yolox_l.torchscript.pt", "dw-ll_ucoco_384_bs5.torchscript.pt",
-                                                   "yolo_nas_l_fp16.onnx", "yolo_nas_m_fp16.onnx",
-                                                   "yolo_nas_s_fp16.onnx"}
+    assert {s.filename for s in unsupported} >= {"yolox_l.torchscript.pt", "dw-ll_ucoco_384_bs5.torchscript.pt"}
     for spec in unsupported:
         assert spec.reason and not spec.downloadable
         alternative = hub.get_spec(spec.instead)

@@ -196,6 +196,8 @@ def test_list_models_reports_where_each_file_is(fake_hub, official):
     rows = {m.name: m for m in hub.list_models()}
     assert rows["yolox_l.onnx"].path == det and rows["yolox_l.onnx"].downloadable
     assert rows["dw-ll_ucoco_384.onnx"].path is None
-    assert not rows["yolo_nas_s_fp16.onnx"].supported and "yolox_l.onnx" in rows["yolo_nas_s_fp16.onnx"].reason
+    assert not rows["yolox_l.torchscript.pt"].supported and "yolox_l.onnx" in rows["yolox_l.torchscript.pt"].reason
+    # YOLO-NAS files are used where a user has them, never downloaded (non-commercial weights)
+    assert rows["yolo_nas_s_fp16.onnx"].supported and not rows["yolo_nas_s_fp16.onnx"].downloadable
     assert {m.kind for m in hub.list_models("pose")} == {"pose"}
     assert fake_hub.count() == 0

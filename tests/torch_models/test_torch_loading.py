@@ -230,7 +230,11 @@ def test_checkpoint_conversion_is_cached_and_invalidated(models_dir, tmp_path, m
     shutil.copy(models_dir.get("dw-tt_ucoco", "pth"), src)
     spec, first = load_weights(src)
     cached = loading.cache_path(src)
-    assert cached.is_file() and cached.name == "dw-tt_ucoco.fused.safetensors"
+    # in the per-user cache, never beside the user's file (their folder may be read-only or another tool's)
+    from dwpose_core.checkpoints.derived_cache import cache_dir
+
+    assert cached.is_file() and cached.parent == cache_dir() / "fused" and cached.name.startswith("dw-tt_ucoco-")
+    assert [p.name for p in tmp_path.iterdir()] == ["dw-tt_ucoco.pth"]
 
     def no_reading(path):
         raise AssertionError("the checkpoint was read again although the cache is current")
@@ -258,7 +262,7 @@ def test_read_only_folder_skips_the_cache(models_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("safetensors.torch.save_file", refuse)
     spec, state = load_weights(src)
     assert spec == TINY and not loading.cache_path(src).exists()
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp")) and not list(loading.cache_path(src).parent.glob(".*.tmp"))
 
 
 def test_onnx_nodes_out_of_execution_order_are_detected_not_mis_mapped(models_dir, tmp_path):

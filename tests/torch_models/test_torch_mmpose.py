@@ -1,19 +1,22 @@
-"""Independent architecture check against mmpose's own RTMPose (dev-only dependency).
+"""Independent architecture check against mmpose's own RTMPose and RTMW (dev-only dependency).
 
-A child process builds RTMPose from mmpose's shipped whole-body configs with
+A child process builds RTMPose / RTMW from mmpose's shipped configs (whole-body,
+RTMW cocktail14, hand5) with
 random weights (BatchNorm statistics randomised too, so folding matters),
 saves its state dict as an mmengine-style checkpoint, exports it to ONNX and
 records mmpose's outputs on fixed inputs. Our torch modules, loading that
 checkpoint or that ONNX file, must give the same SimCC outputs.
 
 mmpose is not a runtime dependency; install it as described in
-requirements-dev-mmpose.txt. Without it these tests skip and say why. The child
+requirements-dev-mmpose.txt (or into a folder with ``pip --target`` and name it in
+``DWPOSE_MMPOSE_PATH``: only the child sees it). Without it these tests skip and say why. The child
 process keeps mmpose's import-time stand-ins (for mmcv.ops and torchvision,
 which the RTMPose path never calls) out of the test session.
 """
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -25,10 +28,16 @@ torch = pytest.importorskip("torch")
 from dwpose_core.torch_models.loading import build_network, load_weights  # noqa: E402
 
 CONFIGS = {
-    # name: (config under configs/wholebody_2d_keypoint/rtmpose/ubody/, export to ONNX too)
-    "t": ("rtmpose-t_8xb64-270e_coco-ubody-wholebody-256x192.py", False),
-    "l384": ("rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py", True),
+    # name: (config under mmpose's configs/, export to ONNX too)
+    "t": ("wholebody_2d_keypoint/rtmpose/ubody/rtmpose-t_8xb64-270e_coco-ubody-wholebody-256x192.py", False),
+    "l384": ("wholebody_2d_keypoint/rtmpose/ubody/rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py", True),
+    # RTMW (CSPNeXt + CSPNeXtPAFPN + RTMWHead) and the RTMPose-m hand5 model of the refinement pass.
+    "rtmw_m": ("wholebody_2d_keypoint/rtmpose/cocktail14/rtmw-m_8xb1024-270e_cocktail14-256x192.py", True),
+    "hand5": ("hand_2d_keypoint/rtmpose/hand5/rtmpose-m_8xb256-210e_hand5-256x256.py", False),
 }
+# name -> (variant, arch, keypoints) our loader must recognise
+EXPECTED = {"t": ("t", "rtmpose", 133), "l384": ("l", "rtmpose", 133), "rtmw_m": ("m", "rtmw", 133),
+            "hand5": ("m", "rtmpose", 21)}
 
 CHILD = textwrap.dedent(r'''
     import importlib.abc, importlib.machinery, json, os, sys, types
@@ -67,8 +76,7 @@ CHILD = textwrap.dedent(r'''
         sys.exit(0)
 
     init_default_scope("mmpose")
-    cfg_dir = os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs", "wholebody_2d_keypoint",
-                           "rtmpose", "ubody")
+    cfg_dir = os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs")
     gen = torch.Generator().manual_seed(0)
     report = {}
     for item in names:
@@ -114,8 +122,12 @@ CHILD = textwrap.dedent(r'''
 def mmpose_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("mmpose")
     items = [f"{n}:{cfg}:{int(export)}" for n, (cfg, export) in CONFIGS.items()]
+    env = dict(os.environ)
+    extra = os.environ.get("DWPOSE_MMPOSE_PATH")  # packages installed with `pip --target`, child only
+    if extra:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(out), *items], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
     lines = proc.stdout.splitlines()
     skip = [line for line in lines if line.startswith("SKIP ")]
     if skip:
@@ -140,18 +152,22 @@ def test_mmpose_checkpoint_loads_and_matches_mmpose(mmpose_models, name):
     out, report = mmpose_models
     spec, state = load_weights(out / f"{name}.pth", cache=False)
     w, h = report[name]["input_wh"]
-    assert spec.input_hw == (h, w) and spec.num_keypoints == 133
-    assert spec.variant == {"t": "t", "l384": "l"}[name]
+    assert spec.input_hw == (h, w)
+    assert (spec.variant, spec.arch, spec.num_keypoints) == EXPECTED[name]
     net = build_network(spec, state)
     # Same weights, BatchNorm folded: parameter count = mmpose's minus the BatchNorm affine pairs
     # plus one bias per folded conv (equal counts, since each BN has as many channels as its conv).
-    assert sum(p.numel() for p in net.parameters()) == report[name]["params"] - sum(
-        v.numel() for k, v in state.items() if k.endswith(".conv.bias") and "final_layer" not in k)
+    raw = torch.load(out / f"{name}.pth")["state_dict"]
+    bn_channels = sum(v.numel() for k, v in raw.items() if k.endswith(".bn.weight"))
+    assert sum(p.numel() for p in net.parameters()) == report[name]["params"] - bn_channels
     _compare(net, torch.load(out / f"{name}.io.pt"))
 
 
-def test_mmpose_onnx_export_loads_and_matches_mmpose(mmpose_models):
-    out, _ = mmpose_models
-    spec, state = load_weights(out / "l384.onnx")
-    assert (spec.variant, spec.input_hw) == ("l", (384, 288))
-    _compare(build_network(spec, state), torch.load(out / "l384.io.pt"))
+@pytest.mark.parametrize("name", [n for n, (_, export) in CONFIGS.items() if export])
+def test_mmpose_onnx_export_loads_and_matches_mmpose(mmpose_models, name):
+    out, report = mmpose_models
+    spec, state = load_weights(out / f"{name}.onnx")
+    w, h = report[name]["input_wh"]
+    assert spec.input_hw == (h, w)
+    assert (spec.variant, spec.arch, spec.num_keypoints) == EXPECTED[name]
+    _compare(build_network(spec, state), torch.load(out / f"{name}.io.pt"))
