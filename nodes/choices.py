@@ -42,6 +42,33 @@ def profiles() -> list[str]:
     return [DEFAULT_PROFILE] + [n for n in names if n != DEFAULT_PROFILE]
 
 
+PRESET_CUSTOM = "custom"
+REFINE_OFF = "off"
+TIP_PRESET = ("A whole model configuration by name (detector, detector size, pose model); 'custom' uses the "
+              "model widgets as set. fast: YOLOX-Tiny 416 + DWPose-l 256 (CPUs); balanced: YOLOX-S + DWPose-l 384; "
+              "accurate: YOLOX-X + RTMW-l 384 (GPUs). See the README's presets table.")
+TIP_REFINE_HANDS = ("Re-estimate each found hand with a hand model on its own crop (8-10x more pixels per finger); "
+                    "kept where it is more confident. The JSON's refined_hands says which. 'off' (default) skips it.")
+
+
+def presets() -> list[str]:
+    """custom first (the widgets as they are), then the core's presets."""
+    try:
+        from dwpose_core.hub.presets import NAMES
+    except ImportError:
+        return [PRESET_CUSTOM]
+    return [PRESET_CUSTOM] + [n for n in NAMES if n != PRESET_CUSTOM]
+
+
+def hand_models() -> list[str]:
+    """off first, then the registry's hand models (the default first)."""
+    try:
+        from dwpose_core.hub.registry import hand_model_names
+    except ImportError:
+        return [REFINE_OFF]
+    return [REFINE_OFF] + hand_model_names()
+
+
 def backends() -> list[str]:
     """auto / torch / onnxruntime; torch only once dwpose_core has that backend."""
     names = ["auto"]

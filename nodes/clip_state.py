@@ -50,9 +50,9 @@ STATES = ClipStates()
 
 
 def is_changed(continue_clip) -> Any:
-    """IS_CHANGED value: NaN (never equal to itself) makes ComfyUI run a continued node every time,
+    """fingerprint_inputs value: NaN (never equal to itself) makes ComfyUI run a continued node every time,
     since its result depends on the previous run and not only on its inputs. A linked
-    continue_clip does not reach IS_CHANGED (None): assume it may be on."""
+    continue_clip reaches fingerprint_inputs as None: assume it may be on."""
     if continue_clip is None or bool(continue_clip):
         return float("nan")
     return False

@@ -120,6 +120,18 @@ class Progress:
         check_interrupt()
 
 
+# --- downloads ------------------------------------------------------------------------------
+
+def show_download_progress() -> None:
+    """Model downloads report to ComfyUI's progress bar (the node's bar in the UI) instead of tqdm;
+    ComfyUI's hook raises on Cancel, which stops the download and keeps nothing partial."""
+    import comfy.utils
+
+    from dwpose_core.hub.download import set_progress_factory
+
+    set_progress_factory(lambda total, label: comfy.utils.ProgressBar(total or 0))
+
+
 # --- memory ----------------------------------------------------------------------------------
 
 def on_unload_models(callback: Callable[[], None], key: str = "dwpose") -> None:
@@ -238,8 +250,60 @@ def save_path(filename_prefix: str) -> tuple[str, str, int, str]:
     return folder, filename, counter, subfolder
 
 
-def input_file_path(name: str) -> str:
-    """Absolute path of a file chosen from the input folder (``name [output]`` annotations work)."""
+_ANNOTATIONS = (("[output]", "output"), ("[input]", "input"), ("[temp]", "temp"))
+
+
+def _base_folder(name: str) -> tuple[str, str]:
+    """(name without ComfyUI's " [output]" / " [input]" / " [temp]" annotation, that folder)."""
     import folder_paths
 
-    return folder_paths.get_annotated_filepath(name)
+    folders = {"output": folder_paths.get_output_directory, "input": folder_paths.get_input_directory,
+               "temp": folder_paths.get_temp_directory}
+    for suffix, kind in _ANNOTATIONS:
+        if name.endswith(suffix):
+            return name[:-len(suffix)].rstrip(" "), folders[kind]()
+    return name, folders["input"]()
+
+
+def contained_path(base: str, name: str) -> str:
+    """``base``/``name`` resolved (``..`` and symlinks followed); ValueError unless it stays inside ``base``.
+
+    An absolute name, a drive, a NUL byte, or a link that leads out of the folder are refused.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("no file name given")
+    if "\x00" in name:
+        raise ValueError("the name contains a NUL byte")
+    if os.path.isabs(name) or os.path.splitdrive(name)[0]:
+        raise ValueError("an absolute path is not a name inside the folder")
+    root = os.path.realpath(base)
+    path = os.path.realpath(os.path.join(root, name))
+    try:
+        inside = os.path.commonpath([root, path]) == root
+    except ValueError:  # different drives
+        inside = False
+    if not inside or path == root:
+        raise ValueError("it leads outside the folder")
+    return path
+
+
+def input_file_path(name: str) -> str:
+    """Absolute path of a file chosen from the input folder (``name [output]`` annotations work,
+    each inside its own folder); ValueError for a name that leads outside it, symlinks included."""
+    import folder_paths
+
+    bare, base = _base_folder(name if isinstance(name, str) else "")
+    path = contained_path(base, bare)
+    folder_paths.get_annotated_filepath(name)  # ComfyUI's own check too (it raises ValueError)
+    return path
+
+
+def output_prefix_path(filename_prefix: str) -> str:
+    """The folder a save prefix writes into; ValueError when it leads outside the output folder
+    (``..``, an absolute path, or a symlinked subfolder pointing elsewhere)."""
+    import folder_paths
+
+    prefix = filename_prefix if isinstance(filename_prefix, str) else ""
+    if not prefix.strip():
+        raise ValueError("no file name prefix given")
+    return contained_path(folder_paths.get_output_directory(), os.path.normpath(prefix))

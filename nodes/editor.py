@@ -14,53 +14,68 @@ import os
 
 import numpy as np
 
-from .pose_nodes import POSE_INPUT, export, read_frames
+from .pose_nodes import export, read_frames
+from .v3 import CATEGORY, SEARCH_ALIASES, PoseKeypoint, io, node_id, output, pose_input, ui
 
 NAME = "DWPose Editor"
 SUBFOLDER = "dwpose_editor"
 BACKDROP_LONG_SIDE = 1280  # backdrop frames are stored at most this large (JPEG)
 
 
-class DWPoseEditor:
-    DESCRIPTION = ("Fix poses by hand: drag points, mark points or parts missing, add, delete or mirror people, "
-                   "for one image or a whole clip (edits on key frames are interpolated). Run the workflow once, "
-                   "then press 'Open pose editor'.")
-    CATEGORY = "DWPose"
-    RETURN_TYPES = ("POSE_KEYPOINT",)
-    RETURN_NAMES = ("pose_keypoint",)
-    OUTPUT_TOOLTIPS = ("The input poses with the edits applied.",)
-    FUNCTION = "edit"
-    # ComfyUI resends this node's last UI output (the files the editor opens) when it serves the
-    # node from its cache and after a page reload, as for output nodes, without making it one
-    # (it still runs only on the way to a real output). Older ComfyUI ignores the attribute; the
-    # frontend also keeps the file references in the node's properties (web/dwpose_editor.js).
-    HAS_INTERMEDIATE_OUTPUT = True
+class DWPoseEditor(io.ComfyNode):
+    """POSE_KEYPOINT in, the editor's edits applied, POSE_KEYPOINT out."""
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "pose_keypoint": POSE_INPUT,
-                "edits": ("STRING", {"default": "", "multiline": False,
-                                     "tooltip": "The editor's edits (JSON, written by the pose editor; empty = "
-                                                "none). 'Reset edits' clears them."}),
-            },
-            "optional": {
-                "image": ("IMAGE", {"tooltip": "Backdrop for the editor: the frames the poses were detected on."}),
-            },
-            "hidden": {"unique_id": "UNIQUE_ID"},
-        }
+    def define_schema(cls):
+        return io.Schema(
+            node_id="DWPoseEditor",
+            display_name=NAME,
+            category=CATEGORY,
+            description=("Fix poses by hand: drag points, mark points or parts missing, add, delete or mirror people, "
+                         "for one image or a whole clip (edits on key frames are interpolated). Run the workflow once, "
+                         "then press 'Open pose editor'."),
+            search_aliases=SEARCH_ALIASES + ["pose editor", "edit pose"],
+            # ComfyUI resends this node's last UI output (the files the editor opens) when it serves the
+            # node from its cache and after a page reload, as for output nodes, without making it one
+            # (it still runs only on the way to a real output). The frontend also keeps the file
+            # references in the node's properties (web/dwpose_editor.js).
+            has_intermediate_output=True,
+            inputs=[
+                pose_input(),
+                io.String.Input("edits", default="", multiline=False,
+                                tooltip="The editor's edits (JSON, written by the pose editor; empty = "
+                                        "none). 'Reset edits' clears them."),
+                io.Image.Input("image", optional=True,
+                               tooltip="Backdrop for the editor: the frames the poses were detected on."),
+            ],
+            outputs=[PoseKeypoint.Output("pose_keypoint", display_name="pose_keypoint",
+                                         tooltip="The input poses with the edits applied.")],
+            hidden=[io.Hidden.unique_id],
+        )
 
-    def edit(self, pose_keypoint, edits="", image=None, unique_id=None):
+    @classmethod
+    def validate_inputs(cls, edits=None):
+        if isinstance(edits, str) and edits.strip():
+            from dwpose_core.editor.apply import EditError, parse_edits
+
+            try:
+                parse_edits(edits)
+            except EditError as exc:
+                return f"{NAME}: the stored edits cannot be read ({exc}); press 'Reset edits'."
+        return True
+
+    @classmethod
+    def execute(cls, pose_keypoint, edits="", image=None):
         from dwpose_core.editor.tables import editor_tables
         from dwpose_core.editor.apply import EditError, apply_edits
 
+        unique_id = node_id(cls)
         frames = read_frames(pose_keypoint, NAME)
         try:
             edited = apply_edits(frames, edits)
         except EditError as exc:
             raise ValueError(f"{NAME}: the stored edits cannot be read ({exc}); press 'Reset edits'.") from exc
-        ui = {
+        data = {
             "frames": len(frames),
             "width": int(frames[0].width),
             "height": int(frames[0].height),
@@ -68,8 +83,8 @@ class DWPoseEditor:
             "backdrops": write_backdrops(image, unique_id) if image is not None else [],
             "tables": editor_tables(),
         }
-        ui["tables_file"] = write_tables(ui["tables"])  # so a reloaded workflow can reopen the editor
-        return {"ui": {"dwpose_editor": [ui]}, "result": (export(edited, pose_keypoint),)}
+        data["tables_file"] = write_tables(data["tables"])  # so a reloaded workflow can reopen the editor
+        return output(export(edited, pose_keypoint), ui_dict={"dwpose_editor": [data]})
 
 
 def _temp_folder() -> str:
@@ -110,7 +125,12 @@ def write_poses(frames, unique_id) -> dict:
     path = os.path.join(_temp_folder(), name)
     if not os.path.exists(path):
         _atomic_write(path, data)
-    return {"filename": name, "subfolder": SUBFOLDER, "type": "temp"}
+    return _temp_ref(name)
+
+
+def _temp_ref(name: str):
+    """A file in our temp subfolder as the frontend fetches it through /view (core's ui.SavedResult)."""
+    return ui.SavedResult(name, SUBFOLDER, io.FolderType.temp)
 
 
 def write_tables(tables) -> dict:
@@ -120,7 +140,7 @@ def write_tables(tables) -> dict:
     path = os.path.join(_temp_folder(), name)
     if not os.path.exists(path):
         _atomic_write(path, data)
-    return {"filename": name, "subfolder": SUBFOLDER, "type": "temp"}
+    return _temp_ref(name)
 
 
 def write_backdrops(image, unique_id) -> list:
@@ -148,7 +168,7 @@ def write_backdrops(image, unique_id) -> list:
             if not ok:
                 raise ValueError(f"{NAME}: could not encode backdrop frame {i}")
             _atomic_write(path, encoded.tobytes())
-        refs.append({"filename": name, "subfolder": SUBFOLDER, "type": "temp"})
+        refs.append(_temp_ref(name))
     return refs
 
 

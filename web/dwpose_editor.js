@@ -101,6 +101,34 @@ async function runData(node) {
   return { ...record, tables, backdrops: backdropsOf(record), restored: true };
 }
 
+// The node as the graph has it now. While the dialog is open the workflow may be reloaded (an undo
+// or redo that reached ComfyUI, another tab's change, a workflow switch): the node object the
+// dialog was opened from is then detached, and writing into it would lose the edits without a
+// word. So Done looks the node up again by its id.
+export function liveNode(node) {
+  const graphs = [node.graph, app.graph].filter((g) => typeof g?.getNodeById === "function");
+  if (!graphs.length) return node; // no graph to ask (early start-up)
+  for (const graph of graphs) {
+    const found = graph.getNodeById(node.id);
+    if (found && (found.type ?? NODE) === (node.type ?? NODE)) return found;
+  }
+  return null;
+}
+
+export const LOST = "The DWPose Editor node is no longer in the workflow (it was removed or the workflow was reloaded): "
+  + "the edits were not saved. They were copied to the clipboard where the browser allows it.";
+
+function keepEdits(node, text) {
+  const target = liveNode(node);
+  if (!target) {
+    navigator.clipboard?.writeText?.(text).catch(() => {});
+    notify(LOST);
+    return false;
+  }
+  setEdits(target, text);
+  return true;
+}
+
 export async function openEditor(node) {
   let data;
   try {
@@ -131,7 +159,7 @@ export async function openEditor(node) {
     backdrops: (data.backdrops || []).map(viewUrl),
     edits: editsWidget(node)?.value || "",
     title: `DWPose editor · ${node.title || "DWPose Editor"}`,
-    onDone: (text, keep) => { if (keep) setEdits(node, text); },
+    onDone: (text, keep) => { if (keep) keepEdits(node, text); },
   });
   return editor.open();
 }

@@ -199,16 +199,41 @@ def _edited_person(clip: _Clip, pid: str, f: int, source: Optional[Person], trac
     if base is None:
         return None
     kp, sc = base[0].copy(), base[1].copy()
-    for j in clip.tracks.edited.get(pid, ()):
+    # the points whose edits apply at this frame (a key here, or between two keys)
+    edited = [j for j in clip.tracks.edited.get(pid, ()) if clip.tracks.point(pid, j, f) is not None]
+    for j in edited:
         _edit_point(clip, pid, j, f, kp, sc)
+    parts = _edited_parts(source.parts if source is not None else sk.PART_NAMES, edited, kp, sc, clip.thr)
     if source is None:
         ok = sc >= clip.thr
         box = np.concatenate([kp[ok].min(axis=0), kp[ok].max(axis=0)]) if ok.any() else np.zeros(4)
-        return Person(keypoints=kp, scores=sc, box=box, box_score=1.0, track_id=track_id)
+        return Person(keypoints=kp, scores=sc, box=box, box_score=1.0, track_id=track_id, parts=parts)
     person = source.copy()
     person.keypoints = kp.astype(np.float32)
     person.scores = sc.astype(np.float32)
+    person.parts = parts
     return person
+
+
+def _edited_parts(parts, edited, kp: np.ndarray, sc: np.ndarray, thr: float) -> tuple:
+    """The person's ``parts`` after the edits, saying what the points say.
+
+    Only parts the edits touch change: a part with an edited point and no point present any more
+    (all marked missing, e.g. both hands hidden with P) is no longer listed; a part that was not
+    listed but now has a point an edit placed is listed again. Parts no edit touches keep their
+    entry (an enabled part the detector did not find stays enabled)."""
+    present = (sc >= thr) & np.isfinite(kp).all(axis=1)
+    out = set(parts)
+    for name in sk.PART_NAMES:
+        points = sk.PART_RANGES[name]
+        touched = [j for j in edited if j in points]
+        if not touched:
+            continue
+        if not present[points.start:points.stop].any():
+            out.discard(name)
+        elif any(present[j] for j in touched):
+            out.add(name)
+    return tuple(name for name in sk.PART_NAMES if name in out)
 
 
 def apply_edits(frames: Sequence[FramePose], edits: Union[None, str, dict]) -> list[FramePose]:

@@ -11,8 +11,12 @@ import numpy as np
 
 from .. import skeleton as sk
 from ..errors import DWPoseError
+from ..formats.json_text import FormatError, read_document
 
 __all__ = ["EditError", "empty_edits", "parse_edits", "dump_edits", "key_frames"]
+
+# Where the edit document must hold objects ("#": frame numbers / point indices in digits).
+_SHAPE = {"added": {"*": {"base": list}}, "keys": {"#": {"*": {"pts": {"#": dict}}}}}
 
 
 class EditError(DWPoseError, ValueError):
@@ -27,11 +31,10 @@ def parse_edits(edits: Union[None, str, dict]) -> dict:
     """The edit document from a widget value (JSON text, '' = none) or a dict; validated."""
     if edits is None or (isinstance(edits, str) and not edits.strip()):
         return empty_edits()
-    if isinstance(edits, str):
-        try:
-            edits = json.loads(edits)
-        except json.JSONDecodeError as exc:
-            raise EditError(f"edits are not valid JSON: {exc.msg} at column {exc.colno}") from None
+    try:  # the bounded reader of user JSON (depth, huge numbers, where objects must be; names the field)
+        edits = read_document(edits, "edits", shape=_SHAPE, max_depth=8)
+    except FormatError as exc:
+        raise EditError(str(exc)) from None
     if not isinstance(edits, dict):
         raise EditError(f"edits must be a JSON object; got {type(edits).__name__}")
     doc = empty_edits()

@@ -70,7 +70,7 @@ def browser():
 def open_editor(browser, pack, pk, image=None):
     import folder_paths
 
-    ui = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]().edit(pk, edits="", image=image, unique_id="3")["ui"]
+    ui = _loader().run(_loader().node_classes(pack)["DWPoseEditor"], pk, edits="", image=image, unique_id="3")["ui"]
     server = HarnessServer(Path(folder_paths.get_temp_directory()))
     browser.events.clear()
     browser.navigate(server.url + "/harness.html")
@@ -198,7 +198,7 @@ def test_drag_interpolate_apply_to_range_and_read_back(browser, pack):
         assert browser.evaluate("globalThis.__dwposeEditor") is None
         text = browser.evaluate("harness.node.widgets[0].value")
         assert json.loads(text) == doc and browser.evaluate("harness.node.changes") == 1
-        out = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]().edit(pk, edits=text, unique_id="3")["result"][0]
+        out = _loader().run(_loader().node_classes(pack)["DWPoseEditor"], pk, edits=text, unique_id="3")["result"][0]
         for f in range(11):
             shown = view[f]
             assert len(out[f]["people"]) == len(shown)
@@ -244,7 +244,7 @@ def test_a_reloaded_workflow_reopens_the_editor_from_the_node_properties(browser
     import torch
 
     pk = a_clip(3)
-    ui = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]().edit(pk, edits="", image=torch.rand((3, 90, 120, 3)),
+    ui = _loader().run(_loader().node_classes(pack)["DWPoseEditor"], pk, edits="", image=torch.rand((3, 90, 120, 3)),
                                                           unique_id="9")["ui"]
     server = HarnessServer(Path(folder_paths.get_temp_directory()))
     try:
@@ -304,5 +304,65 @@ def test_a_reloaded_workflow_reopens_the_editor_from_the_node_properties(browser
         browser.wait_for("harness.toasts.length === 2")
         assert browser.evaluate("harness.toasts[1].detail").startswith("Run the workflow once")
         assert browser.evaluate("globalThis.__dwposeEditor") is None
+    finally:
+        server.close()
+
+
+def test_undo_keys_stay_in_the_editor_and_done_finds_the_node_after_a_reload(browser, pack):
+    """On the V3 node's real output: drag a point, Ctrl+Z / Ctrl+Y (the editor's own undo / redo, never
+    ComfyUI's workflow undo), the workflow reloaded anyway while the dialog is open, then Done: the
+    edits land in the node the graph has now, and the next run of the node applies them."""
+    pk = a_clip(3)
+    ui = _loader().run(_loader().node_classes(pack)["DWPoseEditor"], pk, edits="", unique_id="7")["ui"]
+    import folder_paths
+
+    server = HarnessServer(Path(folder_paths.get_temp_directory()))
+    try:
+        browser.events.clear()
+        browser.navigate(server.url + "/harness.html")
+        browser.wait_for("window.harness && window.harness.ready")
+        browser.evaluate(f"harness.useGraph(7); harness.node.onExecuted({json.dumps(ui)}); "
+                         "harness.button('Open pose editor').callback(); 1")
+        browser.wait_for("globalThis.__dwposeEditor && __dwposeEditor.canvas.width > 1")
+        browser.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        x, y, scale, _, _ = screen_of(browser, "t5", ELBOW)
+        browser.drag((x, y), (x + 40, y + 24))
+        dragged = browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)")
+        browser.key("z", ctrl=True)
+        assert json.loads(browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)"))["keys"] == {}
+        browser.key("y", ctrl=True)
+        assert browser.evaluate("JSON.stringify(__dwposeEditor.clip.doc)") == dragged
+        browser.key("z", ctrl=True, shift=True)  # redo at the end of history: nothing changes
+        # with a text field of the dialog focused (its own native editing), too
+        browser.evaluate("const f = document.createElement('input'); f.id = 'probe'; __dwposeEditor.root.append(f); "
+                         "f.focus(); document.activeElement === f")
+        browser.key("z", ctrl=True)
+        browser.key("y", ctrl=True)
+        assert browser.evaluate("harness.graph.undos") == 0, "an editor key reached ComfyUI's workflow undo"
+        browser.evaluate("document.getElementById('probe').remove(); __dwposeEditor.canvas.focus(); 1")
+
+        browser.evaluate("harness.reload(); 1")  # the workflow reloaded while the dialog was open
+        assert browser.evaluate("harness.live() !== harness.node")
+        browser.evaluate("[...document.querySelectorAll('button')].find((b) => b.textContent === 'Done').click(); 1")
+        assert browser.evaluate("globalThis.__dwposeEditor") is None
+        text = browser.evaluate("harness.live().widgets[0].value")
+        assert json.loads(text) == json.loads(dragged)
+        assert browser.evaluate("harness.node.widgets[0].value") == ""  # not the detached one
+        assert browser.evaluate("harness.toasts.length") == 0
+
+        out = _loader().run(_loader().node_classes(pack)["DWPoseEditor"], pk, edits=text, unique_id="7")["result"][0]
+        before = np.asarray(pk[0]["people"][0]["wholebody_keypoints_2d"]).reshape(133, 3)
+        after = np.asarray(out[0]["people"][0]["wholebody_keypoints_2d"]).reshape(133, 3)
+        np.testing.assert_allclose(after[ELBOW, :2] - before[ELBOW, :2], np.array([40, 24]) / scale, atol=0.02)
+        np.testing.assert_allclose(np.delete(after, ELBOW, 0), np.delete(before, ELBOW, 0), atol=1e-3)
+
+        # the node removed while the dialog was open: Done says so instead of losing the edits silently
+        browser.evaluate("harness.button('Open pose editor', harness.live()).callback(); 1")
+        browser.wait_for("globalThis.__dwposeEditor && __dwposeEditor.canvas.width > 1")
+        browser.evaluate("harness.graph.nodes.clear(); 1")
+        browser.key("Enter")
+        toasts = browser.evaluate("harness.toasts.map((t) => t.detail)")
+        assert len(toasts) == 1 and "no longer in the workflow" in toasts[0]
+        assert browser.console_errors() == []
     finally:
         server.close()

@@ -203,3 +203,55 @@ def test_the_default_pose_faces_the_viewer_and_its_tables_are_json():
     assert np.allclose(pose[[MIRROR[j] for j in range(133)], 0], -pose[:, 0], atol=1e-3)  # symmetric
     tables = json.loads(json.dumps(editor_tables()))
     assert tables["limbs"][0] == [1, 2] and tables["colors"][0] == [255, 0, 0] and len(tables["names"]) == 133
+
+
+LEFT_HAND, RIGHT_HAND = range(91, 112), range(112, 133)
+
+
+def off(points):
+    return {str(j): {"off": 1} for j in points}
+
+
+def test_hiding_both_hands_takes_hands_out_of_the_parts_list():
+    """P on each hand zeroes its points: the person's parts must say so, in the frames where it applies."""
+    from dwpose_core.formats.pose_json import to_pose_keypoint
+
+    frames = clip(3, lambda f: [person(100.0)])
+    out = E.apply_edits(frames, doc({"1": {"i0": {"pts": {**off(LEFT_HAND), **off(RIGHT_HAND)}}}}))
+    assert out[1].people[0].parts == ("body", "face", "feet")
+    assert float(out[1].people[0].scores[91:133].max()) == 0.0
+    assert out[0].people[0].parts == ("body", "hands", "face", "feet")  # before the key: no edit there
+    written = to_pose_keypoint(out)[1]["people"][0]
+    assert written["parts"] == ["body", "face", "feet"]
+    assert written["hand_left_keypoints_2d"] == [0.0] * 63 and written["hand_right_keypoints_2d"] == [0.0] * 63
+
+
+def test_hiding_one_hand_keeps_hands_while_the_other_shows():
+    frames = clip(1, lambda f: [person(100.0)])
+    (frame,) = E.apply_edits(frames, doc({"0": {"i0": {"pts": off(LEFT_HAND)}}}))
+    assert "hands" in frame.people[0].parts and float(frame.people[0].scores[112:133].min()) > 0.3
+
+
+def test_hiding_the_last_present_hand_of_a_person_takes_hands_out():
+    """The other hand was not detected (scores 0): hiding this one leaves no hand, so no 'hands'."""
+    def lost_right_hand(f):
+        p = person(100.0)
+        p.scores[112:133] = 0.0
+        return [p]
+
+    (frame,) = E.apply_edits(clip(1, lost_right_hand), doc({"0": {"i0": {"pts": off(LEFT_HAND)}}}))
+    assert "hands" not in frame.people[0].parts
+    (untouched,) = E.apply_edits(clip(1, lost_right_hand), "")
+    assert "hands" in untouched.people[0].parts  # enabled but not found is not the editor's business
+
+
+def test_restoring_a_point_of_a_switched_off_part_lists_the_part_again():
+    def handless(f):
+        p = person(100.0)
+        p.parts = ("body", "face", "feet")
+        p.scores[91:133] = 0.0
+        return [p]
+
+    (frame,) = E.apply_edits(clip(1, handless), doc({"0": {"i0": {"pts": {"95": {"p": [300.0, 200.0]}}}}}))
+    assert "hands" in frame.people[0].parts
+    assert frame.people[0].keypoints[95].tolist() == [300.0, 200.0]

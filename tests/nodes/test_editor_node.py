@@ -47,18 +47,17 @@ def wholebody(frame, i):
 
 
 def run(pack, pk, edits="", image=None):
-    node = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]()
-    return node.edit(pk, edits=edits, image=image, unique_id="12")
+    return loader.run(loader.node_classes(pack)["DWPoseEditor"], pk, edits=edits, image=image, unique_id="12")
 
 
 def test_the_node_is_registered_with_edits_as_a_widget_after_the_pose_input(pack):
-    cls = pack.NODE_CLASS_MAPPINGS["DWPoseEditor"]
-    assert pack.NODE_DISPLAY_NAME_MAPPINGS["DWPoseEditor"] == "DWPose Editor"
+    cls = loader.node_classes(pack)["DWPoseEditor"]
+    assert cls.GET_SCHEMA().display_name == "DWPose Editor"
     inputs = cls.INPUT_TYPES()
     assert list(inputs["required"]) == ["pose_keypoint", "edits"]
     assert inputs["required"]["edits"][0] == "STRING" and inputs["required"]["edits"][1]["default"] == ""
     assert inputs["optional"]["image"][0] == "IMAGE"
-    assert cls.RETURN_TYPES == ("POSE_KEYPOINT",)
+    assert list(cls.RETURN_TYPES) == ["POSE_KEYPOINT"]
 
 
 def test_stored_edits_follow_track_id_and_point_when_the_input_changes(pack):

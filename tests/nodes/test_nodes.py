@@ -50,7 +50,7 @@ def nodes(env):
     env["utils"].UPDATES.clear()
     env["mm"].CALLS.clear()
     env["mm"].interrupt_processing = False
-    return env["pack"].NODE_CLASS_MAPPINGS
+    return loader.node_classes(env["pack"])
 
 
 def _node_module(env, name):
@@ -68,7 +68,7 @@ def run_estimator(nodes, image, **widgets):
                    scale_stick_for_xinsir_cn="disable", detect_feet="enable", backend="onnxruntime",
                    detection_threshold=0.3, person_selection="all", top_k=1, unique_id="7")
     options.update(widgets)
-    return nodes["DWPoseEstimator"]().estimate_pose(image, **options)
+    return loader.run(nodes["DWPoseEstimator"], image, **options)
 
 
 def wholebody(person):
@@ -82,7 +82,8 @@ def test_loading_the_pack_imports_nothing_heavy(tmp_path):
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('l', {str(STUBS / 'loader.py')!r})\n"
         "l = importlib.util.module_from_spec(spec); spec.loader.exec_module(l)\n"
-        f"l.pack_for_tests({str(tmp_path)!r})\n"
+        f"pack, _ = l.pack_for_tests({str(tmp_path)!r})\n"
+        "assert len(l.node_classes(pack)) == 10\n"  # the entry point, its on_load and the node list too
         "heavy = [m for m in ('torch', 'onnxruntime', 'cv2', 'onnx', 'huggingface_hub', 'skimage', 'scipy')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"
@@ -92,13 +93,13 @@ def test_loading_the_pack_imports_nothing_heavy(tmp_path):
     assert out.stdout.strip() == ""
 
 
-def test_entry_point_exposes_mappings_and_web_directory(env):
+def test_entry_point_gives_the_v3_nodes_and_web_directory(env):
     pack = env["pack"]
-    assert set(pack.NODE_CLASS_MAPPINGS) == {
+    classes = loader.node_classes(pack)
+    assert set(classes) == {
         "DWPoseEstimator", "DWPoseModelLoader", "DWPoseRender", "DWPoseSaveJSON", "DWPoseLoadJSON",
         "DWPoseSelectPeople", "DWPoseSmooth", "DWPoseEditor", "DWPoseRetarget", "DWPoseFaceCrops"}
-    assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(pack.NODE_CLASS_MAPPINGS)
-    assert pack.NODE_DISPLAY_NAME_MAPPINGS["DWPoseEstimator"] == "DWPose Estimator"
+    assert loader.display_names(classes)["DWPoseEstimator"] == "DWPose Estimator"
     web = (ROOT / pack.WEB_DIRECTORY).resolve()
     assert web.is_dir() and any(web.glob("*.js"))
 
@@ -107,51 +108,47 @@ def test_entry_point_exposes_mappings_and_web_directory(env):
                                   "DWPoseLoadJSON", "DWPoseSelectPeople", "DWPoseSmooth", "DWPoseEditor",
                                   "DWPoseRetarget", "DWPoseFaceCrops"])
 def test_node_declaration_is_consistent(env, name):
-    cls = env["pack"].NODE_CLASS_MAPPINGS[name]
+    cls = loader.node_classes(env["pack"])[name]
     spec = cls.INPUT_TYPES()
     assert cls.CATEGORY == "DWPose"
-    assert isinstance(cls.RETURN_TYPES, tuple)
     for attr in ("RETURN_NAMES", "OUTPUT_TOOLTIPS"):
-        if hasattr(cls, attr):
-            assert len(getattr(cls, attr)) == len(cls.RETURN_TYPES)
+        assert len(getattr(cls, attr)) == len(cls.RETURN_TYPES)
+        if cls.RETURN_TYPES:
+            assert all(getattr(cls, attr)), f"{name}: every output has a {attr}"
     if not cls.RETURN_TYPES:
-        assert getattr(cls, "OUTPUT_NODE", False), "a node without outputs must be an output node"
-    function = getattr(cls, cls.FUNCTION)
-    params = inspect.signature(function).parameters
+        assert cls.OUTPUT_NODE, "a node without outputs must be an output node"
+    params = inspect.signature(cls.execute).parameters  # V3: a classmethod; hidden inputs are cls.hidden
     required = spec.get("required", {})
-    everything = {**required, **spec.get("optional", {}), **spec.get("hidden", {})}
+    everything = {**required, **spec.get("optional", {})}
     for input_name in everything:
-        assert input_name in params, f"{name}.{cls.FUNCTION} does not take {input_name}"
+        assert input_name in params, f"{name}.execute does not take {input_name}"
     for pname, p in params.items():
-        if pname == "self":
-            continue
-        assert pname in everything, f"{name}.{cls.FUNCTION} has a parameter {pname} that is no input"
+        assert pname in everything, f"{name}.execute has a parameter {pname} that is no input"
         if pname not in required:
             assert p.default is not inspect.Parameter.empty, f"optional input {pname} needs a default"
     for section in ("required", "optional"):
         for input_name, declared in spec.get(section, {}).items():
             options = declared[1] if len(declared) > 1 else {}
             assert options.get("tooltip"), f"{name}.{input_name} has no tooltip"
-            if isinstance(declared[0], list) and "default" in options:
-                assert options["default"] in declared[0]
+            if declared[0] == "COMBO" and "default" in options:
+                assert options["default"] in options["options"]
 
 
 def test_nodes_with_a_preview_get_it_back_when_served_from_the_cache(env):
     for name in ("DWPoseEstimator", "DWPoseRender", "DWPoseLoadJSON", "DWPoseEditor"):
-        assert env["pack"].NODE_CLASS_MAPPINGS[name].HAS_INTERMEDIATE_OUTPUT is True
+        assert loader.node_classes(env["pack"])[name].HAS_INTERMEDIATE_OUTPUT is True
 
 
 def test_estimator_widget_order_is_append_only(env):
     # Saved workflows store widget values by position: this order may only grow at the end.
-    spec = env["pack"].NODE_CLASS_MAPPINGS["DWPoseEstimator"].INPUT_TYPES()
+    spec = loader.node_classes(env["pack"])["DWPoseEstimator"].INPUT_TYPES()
     widgets = [k for k, v in list(spec["required"].items()) + list(spec["optional"].items())
-               if not (isinstance(v[0], str) and v[0].isupper() and v[0] not in ("INT", "FLOAT", "BOOLEAN",
-                                                                                  "STRING"))]
+               if v[0] in ("COMBO", "INT", "FLOAT", "BOOLEAN", "STRING") and not v[1].get("forceInput")]
     assert widgets == [
         "detect_hand", "detect_body", "detect_face", "resolution", "bbox_detector", "pose_estimator",
         "scale_stick_for_xinsir_cn", "detect_feet", "backend", "detection_threshold", "person_selection",
         "top_k", "tracking", "smoothing", "detect_every", "continue_clip", "profile", "max_detections",
-        "det_size"]
+        "det_size", "preset", "refine_hands"]
     # a link-only input: no widget is drawn for it and nothing is sent while it is unconnected
     kind, options = spec["optional"]["bboxes"]
     assert kind == "BOUNDING_BOX" and options.get("forceInput") is True
@@ -181,8 +178,8 @@ def test_models_folder_is_registered_after_extra_model_paths(env):
 
 def test_model_lists_show_present_files_then_downloads(env):
     (env["models"] / "oracle_pose.fused.safetensors").write_bytes(b"")  # the torch backend's weights cache
-    names = env["pack"].NODE_CLASS_MAPPINGS["DWPoseEstimator"].INPUT_TYPES()["required"]
-    detectors, poses = names["bbox_detector"][0], names["pose_estimator"][0]
+    names = loader.node_classes(env["pack"])["DWPoseEstimator"].INPUT_TYPES()["required"]
+    detectors, poses = names["bbox_detector"][1]["options"], names["pose_estimator"][1]["options"]
     assert detectors[0] == "yolox_l.onnx" and detectors[-1] == "none"
     assert "oracle_det.onnx" in detectors and "oracle_pose.onnx" in poses
     assert not any(n.endswith(".fused.safetensors") for n in poses)
@@ -338,8 +335,8 @@ def test_torch_networks_go_through_comfy_model_management(nodes, env):
 
 
 def test_model_loader_feeds_estimators(nodes):
-    (model,) = nodes["DWPoseModelLoader"]().load_model("oracle_det.onnx", "oracle_pose.onnx", "onnxruntime",
-                                                       "fp32", "cpu", unique_id="L")
+    (model,) = loader.run(nodes["DWPoseModelLoader"], "oracle_det.onnx", "oracle_pose.onnx", "onnxruntime",
+                                                       "fp32", "cpu", unique_id="L")["result"]
     assert model.spec.device == "cpu"
     # with a DWPOSE_MODEL connected, the estimator's own model widgets are ignored
     _, pose_keypoint, _ = run_estimator(nodes, comfy_batch(1), dwpose_model=model, bbox_detector="none",
@@ -414,7 +411,7 @@ OPENPOSE_COLORS = [(255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170
 
 def test_render_draws_joints_in_openpose_colours(nodes):
     frame = pose_frame({2: (40, 40), 5: (200, 40)})  # right and left shoulder; the neck is their midpoint
-    (images,) = nodes["DWPoseRender"]().render([frame, frame], resolution=0)["result"]
+    (images,) = loader.run(nodes["DWPoseRender"], [frame, frame], resolution=0)["result"]
     assert tuple(images.shape) == (2, 240, 320, 3)
     pixels = np.round(images[0].numpy() * 255).astype(int)
     assert tuple(pixels[40, 40]) == OPENPOSE_COLORS[2]
@@ -425,7 +422,7 @@ def test_render_draws_joints_in_openpose_colours(nodes):
 
 def test_render_uses_one_size_for_the_batch(nodes):
     frames = [pose_frame({2: (40, 40)}), pose_frame({2: (10, 10)}, width=100, height=50)]
-    (images,) = nodes["DWPoseRender"]().render(frames, resolution=256)["result"]
+    (images,) = loader.run(nodes["DWPoseRender"], frames, resolution=256)["result"]
     # first canvas 320x240, short side 256: 320 * 256 / 240 = 341.3 -> 344 (multiple of 8)
     assert tuple(images.shape) == (2, 256, 344, 3)
 
@@ -437,7 +434,7 @@ def test_render_uses_one_size_for_the_batch(nodes):
 ])
 def test_bad_pose_json_is_a_clear_error(nodes, bad, message):
     with pytest.raises(ValueError, match=message):
-        nodes["DWPoseRender"]().render(bad, resolution=0)
+        loader.run(nodes["DWPoseRender"], bad, resolution=0)
 
 
 def two_people():
@@ -450,7 +447,9 @@ def two_people():
 
 
 def test_select_people_by_rule_index_and_part(nodes):
-    select = nodes["DWPoseSelectPeople"]().select
+    def select(*args, **kwargs):
+        return loader.run(nodes["DWPoseSelectPeople"], *args, **kwargs)["result"]
+
     (largest,) = select(two_people(), "largest")
     assert [p["box_2d"][4] for p in largest[0]["people"]] == [0.6]
     (confident,) = select(two_people(), "most_confident")
@@ -479,53 +478,101 @@ def test_smooth_reduces_jitter_and_assigns_tracks(nodes):
         x = 100 + 2 * t + rng.normal(0, 3)  # steady walk plus noise
         y = 120 + rng.normal(0, 3)
         frames.append(pose_frame({2: (x, y), 5: (x + 60, y), 8: (x, y + 80), 11: (x + 60, y + 80)}))
-    (smoothed,) = nodes["DWPoseSmooth"]().smooth(frames, strength=1.0)
+    (smoothed,) = loader.run(nodes["DWPoseSmooth"], frames, strength=1.0)["result"]
     assert all(f["people"][0].get("track_id") is not None for f in smoothed)
     right_shoulder = 6  # COCO index
     assert jitter(smoothed, right_shoulder) < 0.4 * jitter(frames_with_wholebody(nodes, frames), right_shoulder)
-    (unchanged,) = nodes["DWPoseSmooth"]().smooth(frames, strength=0.0)
+    (unchanged,) = loader.run(nodes["DWPoseSmooth"], frames, strength=0.0)["result"]
     np.testing.assert_allclose(wholebody(unchanged[5]["people"][0])[6, :2],
                                frames[5]["people"][0]["pose_keypoints_2d"][6:8])
 
 
 def frames_with_wholebody(nodes, frames):
-    (same,) = nodes["DWPoseSelectPeople"]().select(frames, "all")
+    (same,) = loader.run(nodes["DWPoseSelectPeople"], frames, "all")["result"]
     return same
 
 
 def test_save_and_load_json_round_trip(nodes, env, tmp_path):
     fp = env["fp"]
-    out = nodes["DWPoseSaveJSON"]().save(two_people(), "poses/test")
+    out = loader.run(nodes["DWPoseSaveJSON"], two_people(), "poses/test")
     (saved,) = out["ui"]["files"]
     path = Path(fp.get_output_directory()) / saved["subfolder"] / saved["filename"]
     assert json.loads(path.read_text(encoding="utf-8")) == two_people()
-    per_frame = nodes["DWPoseSaveJSON"]().save(two_people() * 3, "poses/frames", one_file_per_frame=True)
+    per_frame = loader.run(nodes["DWPoseSaveJSON"], two_people() * 3, "poses/frames", one_file_per_frame=True)
     assert len(per_frame["ui"]["files"]) == 3
 
     target = Path(fp.get_input_directory()) / "clips" / "pose.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(path.read_bytes())
     load = nodes["DWPoseLoadJSON"]
-    assert "clips/pose.json" in load.INPUT_TYPES()["required"]["json_file"][0]
-    assert load.VALIDATE_INPUTS("clips/pose.json") is True
-    assert load.VALIDATE_INPUTS("clips/missing.json") is not True
-    first = load.IS_CHANGED("clips/pose.json")
+    assert "clips/pose.json" in load.INPUT_TYPES()["required"]["json_file"][1]["options"]
+    assert loader.validate(load, json_file="clips/pose.json") is True
+    assert loader.validate(load, json_file="clips/missing.json") is not True
+    first = loader.fingerprint(load, json_file="clips/pose.json")
     assert first == hashlib.sha256(target.read_bytes()).hexdigest()
-    (loaded,) = load().load("clips/pose.json")["result"]
+    (loaded,) = loader.run(load, "clips/pose.json")["result"]
     assert [p["box_2d"] for p in loaded[0]["people"]] == [p["box_2d"] for p in two_people()[0]["people"]]
     assert loaded[0]["people"][1]["pose_keypoints_2d"] == two_people()[0]["people"][1]["pose_keypoints_2d"]
     target.write_text(json.dumps(two_people()[:1] * 2), encoding="utf-8")
-    assert load.IS_CHANGED("clips/pose.json") != first  # content changed: ComfyUI re-runs the node
+    assert loader.fingerprint(load, json_file="clips/pose.json") != first  # content changed: ComfyUI re-runs the node
 
 
 def test_load_json_rejects_bad_files_clearly(nodes, env):
     bad = Path(env["fp"].get_input_directory()) / "bad.json"
     bad.write_text('[{"people": [{"pose_keypoints_2d": [1, 2]}], "canvas_width": 8, "canvas_height": 8}]')
     with pytest.raises(ValueError, match="pose_keypoints_2d"):
-        nodes["DWPoseLoadJSON"]().load("bad.json")
+        loader.run(nodes["DWPoseLoadJSON"], "bad.json")
     plain = Path(env["fp"].get_input_directory()) / "plain.json"
     plain.write_text(json.dumps({"people": two_people()[0]["people"]}))  # OpenPose output: no canvas
     with pytest.raises(ValueError, match="canvas"):
-        nodes["DWPoseLoadJSON"]().load("plain.json")
-    (loaded,) = nodes["DWPoseLoadJSON"]().load("plain.json", canvas_width=320, canvas_height=240)["result"]
+        loader.run(nodes["DWPoseLoadJSON"], "plain.json")
+    (loaded,) = loader.run(nodes["DWPoseLoadJSON"], "plain.json", canvas_width=320, canvas_height=240)["result"]
     assert (loaded[0]["canvas_width"], loaded[0]["canvas_height"]) == (320, 240)
+
+
+# ------------------------------------------------------------------------------ presets, hand pass
+
+def test_a_preset_sets_detector_size_and_pose_from_the_cores_table(env):
+    from dwpose_core.hub.presets import PRESETS
+
+    setup = _node_module(env, "estimator")._setup
+    for name, preset in PRESETS.items():
+        got = setup("oracle_det.onnx", "oracle_pose.onnx", "onnxruntime", preset=name)
+        assert (got.detector, got.det_size, got.pose) == (preset.detector, preset.det_size, preset.pose), name
+    custom = setup("oracle_det.onnx", "oracle_pose.onnx", "onnxruntime", det_size=416, preset="custom")
+    assert custom.det_size == 416 and custom.detector.endswith("oracle_det.onnx")
+    assert custom.refine_hands is None
+
+
+def test_refine_hands_names_the_hand_model_and_off_is_none(env):
+    from dwpose_core.hub.registry import hand_model_names
+
+    setup = _node_module(env, "estimator")._setup
+    hand = hand_model_names()[0]
+    assert setup("oracle_det.onnx", "oracle_pose.onnx", refine_hands=hand).refine_hands == hand
+    assert setup("oracle_det.onnx", "oracle_pose.onnx", refine_hands="off").refine_hands is None
+
+
+def test_refine_hands_is_validated_like_the_model_combos(nodes):
+    cls = nodes["DWPoseEstimator"]
+    assert "not a hand model" in cls.validate_inputs(refine_hands="nonsense.onnx")
+    pth = next(n for n in _hand_names() if n.endswith(".pth"))
+    assert "torch checkpoint" in cls.validate_inputs(backend="onnxruntime", refine_hands=pth)
+    assert cls.validate_inputs(backend="torch", refine_hands=pth) is True
+
+
+def _hand_names():
+    from dwpose_core.hub.registry import hand_model_names
+
+    return hand_model_names()
+
+
+def test_model_downloads_report_to_comfys_progress_bar(nodes, env):
+    from dwpose_core.hub import download
+
+    assert download._progress_factory is not None  # set when ComfyUI loaded the pack (setup)
+    bar = download._progress_factory(1000, "yolox_l.onnx")
+    bar.update(400)
+    bar.update(600)
+    assert env["utils"].UPDATES[-2:] == [(None, 400, 1000), (None, 1000, 1000)]
+    download.set_progress_factory(None)  # the other tests' downloads show tqdm again

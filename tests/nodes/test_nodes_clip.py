@@ -46,7 +46,7 @@ def env(tmp_path_factory):
     make_detector(models / "clip_det.onnx", boxes, channel_probe=True)
     make_pose(models / "clip_pose.onnx", (256, 192))
     shutil.copyfile(models / "clip_pose.onnx", models / "clip_pose_b.onnx")
-    yield {"nodes": pack.NODE_CLASS_MAPPINGS, "mm": mm, "utils": cu}
+    yield {"nodes": loader.node_classes(pack), "mm": mm, "utils": cu}
 
 
 def frames(kinds: str, hw=FRAME_HW):
@@ -61,7 +61,7 @@ def estimate(env, image, node="1", **widgets):
     options = dict(resolution=0, bbox_detector="clip_det.onnx", pose_estimator="clip_pose.onnx",
                    backend="onnxruntime", detect_feet="enable", tracking=True, unique_id=node)
     options.update(widgets)
-    return env["nodes"]["DWPoseEstimator"]().estimate_pose(image, **options)["result"][1]
+    return loader.run(env["nodes"]["DWPoseEstimator"], image, **options)["result"][1]
 
 
 def ids_by_person(pose_keypoint, hw=FRAME_HW):
@@ -83,29 +83,31 @@ def ids_by_person(pose_keypoint, hw=FRAME_HW):
 
 def widget_names(spec):
     return [name for section in ("required", "optional") for name, d in spec.get(section, {}).items()
-            if isinstance(d[0], list) or d[0] in ("INT", "FLOAT", "BOOLEAN", "STRING")]
+            if d[0] in ("COMBO", "INT", "FLOAT", "BOOLEAN", "STRING") and not d[1].get("forceInput")]
 
 
 def test_continue_clip_is_off_by_default_and_only_later_widgets_follow_it(env):
-    later = {"DWPoseEstimator": ["profile", "max_detections", "det_size"], "DWPoseSmooth": []}
+    later = {"DWPoseEstimator": ["profile", "max_detections", "det_size", "preset", "refine_hands"], "DWPoseSmooth": []}
     for name in ("DWPoseEstimator", "DWPoseSmooth"):
         spec = env["nodes"][name].INPUT_TYPES()
         names = widget_names(spec)
         assert names[names.index("continue_clip") + 1:] == later[name]
         kind, options = spec["optional"]["continue_clip"]
         assert kind == "BOOLEAN" and options["default"] is False and "batch" in options["tooltip"]
-        assert spec["hidden"]["unique_id"] == "UNIQUE_ID"
+        assert spec["hidden"]["unique_id"] == ("UNIQUE_ID",)  # V3: io.Hidden.unique_id
     assert widget_names(env["nodes"]["DWPoseSmooth"].INPUT_TYPES()) == ["strength", "continue_clip"]
 
 
 @pytest.mark.parametrize("name", ["DWPoseEstimator", "DWPoseSmooth"])
 def test_a_continued_run_is_never_cached(env, name):
     cls = env["nodes"][name]
-    on = cls.IS_CHANGED(continue_clip=True, strength=1.0, unique_id="3")
+    assert "IS_CHANGED" not in vars(cls)  # V3: fingerprint_inputs
+    on = loader.fingerprint(cls, continue_clip=True, strength=1.0, unique_id="3")
     assert isinstance(on, float) and math.isnan(on)  # NaN != NaN: ComfyUI runs the node every time
-    assert math.isnan(cls.IS_CHANGED(strength=1.0))  # continue_clip linked to another node: may be on
-    off = cls.IS_CHANGED(continue_clip=False, strength=1.0, unique_id="3")
-    assert off == cls.IS_CHANGED(continue_clip=False, strength=1.0, unique_id="3")  # cached as usual
+    # continue_clip linked to another node: ComfyUI passes it as None (not yet computed): may be on
+    assert math.isnan(loader.fingerprint(cls, continue_clip=None, strength=1.0))
+    off = loader.fingerprint(cls, continue_clip=False, strength=1.0, unique_id="3")
+    assert off == loader.fingerprint(cls, continue_clip=False, strength=1.0, unique_id="3")  # cached as usual
 
 
 # ------------------------------------------------------------------------------ estimator
@@ -216,7 +218,7 @@ def as_json(clip):
 
 
 def smooth_node(env, pose_keypoint, node, **widgets):
-    (out,) = env["nodes"]["DWPoseSmooth"]().smooth(pose_keypoint, strength=1.0, unique_id=node, **widgets)
+    (out,) = loader.run(env["nodes"]["DWPoseSmooth"], pose_keypoint, strength=1.0, unique_id=node, **widgets)["result"]
     return out
 
 

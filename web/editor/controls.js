@@ -103,7 +103,14 @@ export function bindPointer(editor, canvas) {
   }, { passive: false });
 }
 
-// Keyboard: returns the listener (installed on window while the dialog is open).
+// Keyboard: returns the listener (installed on window, capture phase, while the dialog is open).
+// Every key stays inside the editor: ComfyUI's own shortcuts (Ctrl+Z / Ctrl+Y = workflow undo /
+// redo, which reloads the graph) must not see keys pressed in the dialog.
+export function keepInside(e) {
+  e.stopPropagation();
+  e.stopImmediatePropagation?.();
+}
+
 export function keyHandler(editor) {
   return (e) => {
     const typing = e.target && ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName) && e.target.type !== "range";
@@ -111,7 +118,7 @@ export function keyHandler(editor) {
     const ctrl = e.ctrlKey || e.metaKey;
     let handled = true;
     if (key === "Escape" || (key === "Enter" && !typing)) editor.close(true);
-    else if (typing) handled = false;
+    else if (typing) handled = false; // the field's own editing (its native undo included)
     else if (ctrl && (key === "z" || key === "Z")) (e.shiftKey ? editor.redo() : editor.undo());
     else if (ctrl && (key === "y" || key === "Y")) editor.redo();
     else if (ctrl) handled = false;
@@ -134,11 +141,7 @@ export function keyHandler(editor) {
     else if (key === "+" || key === "=") editor.zoom(1.25);
     else if (key === "-" || key === "_") editor.zoom(0.8);
     else handled = false;
-    if (handled) {
-      e.preventDefault();
-      e.stopPropagation();
-    } else if (!typing) {
-      e.stopPropagation(); // keep ComfyUI's own shortcuts away while the dialog is open
-    }
+    if (handled) e.preventDefault();
+    keepInside(e); // handled or not, typing or not: never ComfyUI's shortcut
   };
 }

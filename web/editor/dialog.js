@@ -6,7 +6,7 @@ import * as ops from "./ops.js";
 import { drawMarkers, drawPerson, hitTest, lineWidths } from "./draw.js";
 import { History, View } from "./view.js";
 import { Timeline } from "./timeline.js";
-import { SHORTCUTS, bindPointer, keyHandler } from "./controls.js";
+import { SHORTCUTS, bindPointer, keepInside, keyHandler } from "./controls.js";
 
 const el = (tag, cls, text) => {
   const node = document.createElement(tag);
@@ -104,12 +104,16 @@ export class PoseEditor {
     this.root.append(bar, main, this.timeline.root, this.status);
     bindPointer(this, this.canvas);
     this.onKey = keyHandler(this);
+    // keyup / keypress too: ComfyUI tracks modifier keys and some shortcuts on them
+    this.onOtherKey = (e) => keepInside(e);
     this.resizer = typeof ResizeObserver !== "undefined" ? new ResizeObserver(() => this.resize(false)) : null;
   }
 
   open() {
     document.body.appendChild(this.root);
     window.addEventListener("keydown", this.onKey, true);
+    window.addEventListener("keyup", this.onOtherKey, true);
+    window.addEventListener("keypress", this.onOtherKey, true);
     this.resizer?.observe(this.wrap);
     this.resize(true);
     this.timeline.setRange(0, this.clip.length - 1);
@@ -121,6 +125,8 @@ export class PoseEditor {
 
   close(keep) {
     window.removeEventListener("keydown", this.onKey, true);
+    window.removeEventListener("keyup", this.onOtherKey, true);
+    window.removeEventListener("keypress", this.onOtherKey, true);
     this.resizer?.disconnect();
     this.root.remove();
     if (globalThis.__dwposeEditor === this) globalThis.__dwposeEditor = null;

@@ -1,0 +1,1 @@
+"""Test stand-in for ComfyUI's ``comfy_api`` package (see tests/comfy_stubs/README.md)."""
