@@ -8,11 +8,14 @@ them. The family (``tests/test_errors.py`` checks this table against the package
     class                      module                            also a             exit code
     DWPoseError                errors                            -                  2
       UsageError               errors                            -                  2
+        PixelLimitSettingError files.images                      ValueError         2
         FolderBusyError        batch.journal                     -                  2
         OptionsChangedError    batch.journal                     -                  2
         FolderBusyError        batch.journal                     -                  2
         OptionsChangedError    batch.journal                     -                  2
       InputError               errors                            ValueError         1
+        ImageReadError         files.images                      ValueError         1
+        VideoReadError         files.frame_source                ValueError         1
       FormatError              formats.json_text                 ValueError         2
       BoundingBoxError         formats.boxes                     ValueError         2
       EditError                editor.document                   ValueError         2

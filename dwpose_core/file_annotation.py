@@ -20,7 +20,7 @@ import numpy as np
 
 from .files import outputs
 from .annotate import ClipState, PoseAnnotator
-from .files.frame_source import VIDEO_CHUNK, FrameSource
+from .files.frame_source import VIDEO_CHUNK, FrameSource, VideoReadError
 
 __all__ = ["FileResult", "annotate_image", "annotate_video", "annotate_file", "output_paths", "partial_result",
            "VIDEO_CHUNK"]
@@ -114,7 +114,7 @@ def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
                 if progress is not None:
                     progress(1)
         if result.frames == 0:
-            raise ValueError(f"{path} has no readable frame")
+            raise VideoReadError(f"{path} has no readable frame")
         for writer in (pose_out, face_out):
             if writer is not None:
                 done = writer.close()

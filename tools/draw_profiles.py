@@ -15,11 +15,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from dwpose_core.render.profiles import PROFILES  # noqa: E402
 from dwpose_core.render.draw import draw_pose  # noqa: E402
-from dwpose_core.cli.render import _write_png  # noqa: E402
 from dwpose_core.types import FramePose, Person  # noqa: E402
+import picture_sheet  # noqa: E402
+from picture_sheet import label, side_by_side  # noqa: E402
 
 # COCO body points of a standing figure on a 512 x 768 canvas, arms out, feet apart.
 BODY = {0: (256, 120), 1: (272, 104), 2: (240, 104), 3: (292, 116), 4: (220, 116), 5: (326, 190),
@@ -53,25 +55,12 @@ def sheet(width: int, height: int) -> np.ndarray:
     import cv2
 
     frame = FramePose(512, 768, [synthetic_person()])
-    panels = []
-    for name in PROFILES:
-        panel = draw_pose(frame, size=(width, height), profile=name).copy()
-        cv2.putText(panel, name, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-        panels.append(panel)
-        panels.append(np.full((height, 2, 3), 64, np.uint8))
-    return np.concatenate(panels[:-1], axis=1)
+    return side_by_side([label(draw_pose(frame, size=(width, height), profile=name).copy(), name)
+                         for name in PROFILES])
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "profiles.png")
-    parser.add_argument("--size", default="256x384", help="one panel, WxH")
-    args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    _write_png(args.out, sheet(width, height))
-    print(f"wrote {args.out}")
-    return 0
+    return picture_sheet.main(sheet, __doc__.splitlines()[0], ROOT / "docs" / "profiles.png", "256x384", argv)
 
 
 if __name__ == "__main__":

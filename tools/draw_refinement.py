@@ -21,12 +21,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
-from dwpose_core.cli.render import _write_png  # noqa: E402
 from dwpose_core.render.draw import draw_pose  # noqa: E402
 from dwpose_core.stages import hands as hs  # noqa: E402
 from dwpose_core.stages.pose import box_to_center_scale, warp_matrices  # noqa: E402
 from dwpose_core.types import FramePose, Person  # noqa: E402
+import picture_sheet  # noqa: E402
+from picture_sheet import label, side_by_side  # noqa: E402
 
 CANVAS = (512, 768)  # W, H
 BODY = {0: (256, 120), 1: (272, 104), 2: (240, 104), 3: (292, 116), 4: (220, 116), 5: (326, 190),
@@ -121,21 +123,12 @@ def sheet(width: int, height: int) -> np.ndarray:
             for b in boxes:
                 x1, y1, x2, y2 = b.box
                 cv2.rectangle(panel, (int(x1 * sx), int(y1 * sy)), (int(x2 * sx), int(y2 * sy)), (128, 128, 128), 1)
-        cv2.putText(panel, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-        panels += [panel, np.full((height, 2, 3), 64, np.uint8)]
-    return np.concatenate(panels[:-1], axis=1)
+        panels.append(label(panel, title))
+    return side_by_side(panels)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "refine_hands.png")
-    parser.add_argument("--size", default="384x576", help="one panel, WxH")
-    args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    _write_png(args.out, sheet(width, height))
-    print(f"wrote {args.out}")
-    return 0
+    return picture_sheet.main(sheet, __doc__.splitlines()[0], ROOT / "docs" / "refine_hands.png", "384x576", argv)
 
 
 if __name__ == "__main__":

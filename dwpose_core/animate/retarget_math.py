@@ -91,7 +91,7 @@ def _ratios(drive_ext, drive_ok, ref_ext, ref_ok, *, quantile, spread, symmetric
     r_group = _group_max(_lengths(ref_ext, ref_ok), keys)
     raw = {k: r_group[k] / d_group[k] if d_group[k] > 0 else np.nan for k in d_group}
     core = [raw[k] for k in raw if k.rstrip("lr") in _CORE_GROUPS or k in _CORE_GROUPS]
-    core = [v for v in core if np.isfinite(v)]
+    core = [v for v in core if np.isfinite(v) and v > 0]  # a zero-length reference bone says nothing of scale
     g = float(np.median(core)) if core else _extent_ratio(drive_ext, drive_ok, ref_ext, ref_ok)
 
     def clamp(v: float, fallback: float) -> float:
@@ -101,7 +101,7 @@ def _ratios(drive_ext, drive_ok, ref_ext, ref_ok, *, quantile, spread, symmetric
     group_ratio = {k: clamp(v, g) for k, v in raw.items()}
     ratio = np.array([group_ratio[k] for k in keys])
     d_len = np.array([d_group[k] if np.isfinite(d_group[k]) and d_group[k] > 0
-                      else (r_group[k] / g if np.isfinite(r_group[k]) else 1.0) for k in keys])
+                      else (r_group[k] / g if np.isfinite(r_group[k]) and r_group[k] > 0 else 1.0) for k in keys])
 
     def scale(pairs, fallback: float) -> float:
         d = _nanq(_measure(drive_ext, drive_ok, pairs)[:, None], quantile)[0]

@@ -172,7 +172,8 @@ def _one(annotator, item, args, bar) -> bool:
             raise
         if args.debug:
             traceback.print_exception(type(exc), exc, exc.__traceback__)
-        tqdm.write(f"error: {item.path}: {one_line(exc)}", file=sys.stderr)
+        text = one_line(exc)  # the path once: many messages start with it already
+        tqdm.write(f"error: {text if str(item.path) in text else f'{item.path}: {text}'}", file=sys.stderr)
         _report_partial(exc, item, tqdm)
         return False
     finally:

@@ -39,10 +39,10 @@ def parse_edits(edits: Union[None, str, dict]) -> dict:
         raise EditError(f"edits must be a JSON object; got {type(edits).__name__}")
     doc = empty_edits()
     for aid, added in (edits.get("added") or {}).items():
-        base = np.asarray(added.get("base") if isinstance(added, dict) else None, dtype=object)
-        if base.shape != (sk.NUM_KEYPOINTS, 2):
+        base = added.get("base") if isinstance(added, dict) else None
+        if not isinstance(base, list) or len(base) != sk.NUM_KEYPOINTS:
             raise EditError(f"added.{aid}.base must be {sk.NUM_KEYPOINTS} [x, y] pairs")
-        doc["added"][str(aid)] = {"base": [[float(x), float(y)] for x, y in base.tolist()]}
+        doc["added"][str(aid)] = {"base": [_xy(xy, f"added.{aid}.base[{i}]") for i, xy in enumerate(base)]}
     for frame, people in (edits.get("keys") or {}).items():
         if not str(frame).isdigit() or not isinstance(people, dict):
             raise EditError(f"keys.{frame}: expected a frame number mapping person ids to edits")
@@ -54,7 +54,7 @@ def parse_edits(edits: Union[None, str, dict]) -> dict:
             clean: dict[str, Any] = {}
             for name, allowed in (("del", (0, 1)), ("lr", (0, 1, 2))):
                 if name in edit:
-                    if edit[name] not in allowed:
+                    if not _is_number(edit[name]) or edit[name] not in allowed:
                         raise EditError(f"{where}.{name} is {edit[name]!r}; expected one of {allowed}")
                     clean[name] = int(edit[name])
             points = {}
@@ -72,16 +72,34 @@ def parse_edits(edits: Union[None, str, dict]) -> dict:
 def _point_state(state: Any, where: str, j: int) -> dict:
     if not 0 <= j < sk.NUM_KEYPOINTS:
         raise EditError(f"{where}: point index must be 0..{sk.NUM_KEYPOINTS - 1}")
-    if isinstance(state, dict) and state.get("off"):
-        return {"off": 1}
+    if isinstance(state, dict) and state.get("off") is not None:
+        if not _is_number(state["off"]) or state["off"] not in (0, 1):
+            raise EditError(f"{where}.off is {state['off']!r}; expected 0 or 1")
+        if state["off"]:
+            return {"off": 1}
     for name in ("d", "p"):
         value = state.get(name) if isinstance(state, dict) else None
         if value is not None:
-            xy = np.asarray(value, dtype=np.float64)
-            if xy.shape != (2,) or not np.isfinite(xy).all():
-                raise EditError(f"{where}.{name} must be two finite numbers")
-            return {name: [float(xy[0]), float(xy[1])]}
+            return {name: _xy(value, f"{where}.{name}")}
     raise EditError(f"{where}: expected {{'d': [dx, dy]}}, {{'p': [x, y]}} or {{'off': 1}}")
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (true / false are not numbers here, nor are numeric strings)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _xy(value: Any, where: str) -> list[float]:
+    """[x, y]: two finite numbers, else an EditError naming ``where``."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v) for v in value) \
+            or not all(np.isfinite(float(v)) for v in value):
+        raise EditError(f"{where} must be two finite numbers [x, y]; got {_short(value)}")
+    return [float(value[0]), float(value[1])]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=repr) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def dump_edits(doc: dict) -> str:

@@ -15,10 +15,16 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-__all__ = ["FrameSource", "VIDEO_CHUNK"]
+from ..errors import InputError
+
+__all__ = ["FrameSource", "VIDEO_CHUNK", "VideoReadError"]
 
 VIDEO_CHUNK = 32  # frames read and annotated at once
 _END = object()
+
+
+class VideoReadError(InputError):
+    """A video file that cannot be opened or has no readable frame; exit code 1 for that input."""
 
 
 class FrameSource:
@@ -42,7 +48,7 @@ class FrameSource:
             capture = cv2.VideoCapture(str(self.path))
             if not capture.isOpened():
                 capture.release()
-                raise ValueError(f"OpenCV cannot open {self.path} as a video")
+                raise VideoReadError(f"OpenCV cannot open {self.path} as a video")
             self._capture = capture
             self._fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
 

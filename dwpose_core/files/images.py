@@ -30,7 +30,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..errors import DWPoseError
+from ..errors import DWPoseError, InputError, UsageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
@@ -40,6 +40,14 @@ CHANNELS = (1, 3, 4)
 
 class ImageTooLargeError(DWPoseError, ValueError):
     """The image declares more pixels than the limit; nothing was decoded."""
+
+
+class ImageReadError(InputError):
+    """An image file that cannot be decoded (corrupt, truncated or another kind of file); exit code 1."""
+
+
+class PixelLimitSettingError(UsageError, ValueError):
+    """``DWPOSE_MAX_PIXELS`` (or ``max_pixels``) is not a pixel count >= 0; exit code 2."""
 
 
 # ----------------------------------------------------------------------------- arrays and tensors
@@ -150,9 +158,10 @@ def max_pixels_limit(max_pixels: Optional[int] = None) -> int:
         try:
             max_pixels = int(float(text))
         except ValueError:
-            raise ValueError(f"DWPOSE_MAX_PIXELS must be a number of pixels (0 = no limit), not {text!r}.") from None
+            raise PixelLimitSettingError(
+                f"DWPOSE_MAX_PIXELS must be a number of pixels (0 = no limit), not {text!r}.") from None
     if max_pixels < 0:
-        raise ValueError(f"The pixel limit must be >= 0 (0 = no limit), got {max_pixels}.")
+        raise PixelLimitSettingError(f"The pixel limit must be >= 0 (0 = no limit), got {max_pixels}.")
     return int(max_pixels)
 
 
@@ -243,6 +252,8 @@ _READERS = ((b"\x89PNG\r\n\x1a\n", _png), (b"\xff\xd8", _jpeg), (b"RIFF", _webp)
 
 
 def check_pixel_limit(size: Optional[tuple[int, int]], name, max_pixels: Optional[int] = None) -> None:
+    """Raise :class:`ImageTooLargeError` when ``size`` (W, H) is over the limit; ``name`` starts the message
+    (the file's path, or "the image" where the caller names the file itself)."""
     limit = max_pixels_limit(max_pixels)
     if size is None or not limit:
         return
@@ -263,7 +274,7 @@ def read_image(path: Union[str, Path], max_pixels: Optional[int] = None) -> np.n
     check_pixel_limit(header_size(data[:1 << 22].tobytes()) if data.size else None, path, max_pixels)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
-        raise ValueError(f"Could not read {path} as an image (unsupported or corrupt file).")
+        raise ImageReadError(f"Could not read {path} as an image (unsupported or corrupt file).")
     check_pixel_limit((image.shape[1], image.shape[0]), path, max_pixels)
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB

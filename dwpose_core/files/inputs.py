@@ -5,7 +5,9 @@
 - Every candidate is checked before any model loads: it must be a regular file (a folder named
   ``x.png``, a dangling symlink, a FIFO or a device is skipped without being opened), not empty, and
   look like what its suffix says (image files by their signature bytes; videos by OpenCV opening them
-  and reading a first frame). What fails is reported with the reason and the rest goes on.
+  and reading a first frame), and an image must be within the pixel limit (``DWPOSE_MAX_PIXELS``,
+  from its header). What fails is reported with the reason and the rest goes on; a wrong
+  ``DWPOSE_MAX_PIXELS`` stops the run (:class:`~dwpose_core.files.images.PixelLimitSettingError`).
 - Output names keep each input's folder structure below the folder it was found in; two inputs that
   would share a name (``a.png`` and ``a.jpg`` in one folder, or two ``a.png`` given from different
   folders) keep their extension in the name (``a.png.json``, ``a.jpg.json``), and any clash left gets
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageTooLargeError, check_pixel_limit, header_size, max_pixels_limit
 
 __all__ = ["InputFile", "Rejected", "collect_inputs", "check_input", "assign_output_names"]
 
@@ -108,11 +110,21 @@ def _looks_like_image(path: Path) -> bool:
 _TRAILERS = {".png": b"IEND\xaeB`\x82", ".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9"}
 
 
-def _image_problem(path: Path) -> Optional[str]:
-    """Cheap checks first (signature, then the format's end marker); only a file whose end marker is
-    missing is decoded here, so a truncated or corrupt image is found before any model loads."""
+_HEADER_BYTES = 1 << 20  # enough for the size field of every format header_size reads, EXIF included
+
+
+def _image_problem(path: Path, max_pixels: int) -> Optional[str]:
+    """Cheap checks first (signature, pixel limit from the header, then the format's end marker); only
+    a file whose end marker is missing is decoded here, so a truncated, corrupt or too large image is
+    found before any model loads."""
     if not _looks_like_image(path):
         return f"not a {path.suffix.lstrip('.').upper()} image (corrupt or another kind of file)"
+    with open(path, "rb") as fh:
+        head = fh.read(_HEADER_BYTES)
+    try:  # the caller prints the path: the message says "the image"
+        check_pixel_limit(header_size(head), "the image", max_pixels)
+    except ImageTooLargeError as exc:
+        return str(exc)
     trailer = _TRAILERS.get(path.suffix.lower())
     if trailer is None:
         return None
@@ -152,8 +164,9 @@ def check_input(path: Path, kind: Optional[str] = None) -> Optional[str]:
     if kind is None:
         return (f"unsupported file type {path.suffix!r}; give images ({', '.join(sorted(IMAGE_SUFFIXES))}) "
                 f"or videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    limit = max_pixels_limit() if kind == "image" else 0  # a wrong DWPOSE_MAX_PIXELS is the user's: raised
     try:
-        return _image_problem(path) if kind == "image" else _video_problem(path)
+        return _image_problem(path, limit) if kind == "image" else _video_problem(path)
     except (OSError, ValueError) as exc:
         return f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
 

@@ -71,40 +71,32 @@ class HttpStatusError(HttpFailure):
         self.status, self.headers = status, headers
 
 
-def timeout_setting() -> float:
-    """The download timeout in seconds, from DWPOSE_DOWNLOAD_TIMEOUT (default 30, capped at 60)."""
-    raw = os.environ.get(ENV_TIMEOUT, "").strip()
+def _positive_setting(name: str, default: float, unit: str) -> float:
+    """A positive number from the environment variable ``name``; ``default`` when unset, and with one
+    warning (per value) when it is not a positive number."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_TIMEOUT
+        return default
     try:
         value = float(raw)
-        if not value > 0:
-            raise ValueError
     except ValueError:
+        value = float("nan")
+    if not value > 0:
         if raw not in _warned_setting:
             _warned_setting.add(raw)
-            log.warning("DWPose: %s=%r is not a positive number of seconds; using %g.", ENV_TIMEOUT, raw,
-                        DEFAULT_TIMEOUT)
-        return DEFAULT_TIMEOUT
-    return min(value, MAX_TIMEOUT)
+            log.warning("DWPose: %s=%r is not a positive number of %s; using %g.", name, raw, unit, default)
+        return default
+    return value
+
+
+def timeout_setting() -> float:
+    """The download timeout in seconds, from DWPOSE_DOWNLOAD_TIMEOUT (default 30, capped at 60)."""
+    return min(_positive_setting(ENV_TIMEOUT, DEFAULT_TIMEOUT, "seconds"), MAX_TIMEOUT)
 
 
 def min_rate_setting() -> float:
     """The minimum body rate in bytes per second, from DWPOSE_DOWNLOAD_MIN_RATE in kB/s (default 20)."""
-    raw = os.environ.get(ENV_MIN_RATE, "").strip()
-    if not raw:
-        return DEFAULT_MIN_RATE_KB * 1000
-    try:
-        value = float(raw)
-        if not value > 0:
-            raise ValueError
-    except ValueError:
-        if raw not in _warned_setting:
-            _warned_setting.add(raw)
-            log.warning("DWPose: %s=%r is not a positive number of kB/s; using %g.", ENV_MIN_RATE, raw,
-                        DEFAULT_MIN_RATE_KB)
-        return DEFAULT_MIN_RATE_KB * 1000
-    return value * 1000
+    return _positive_setting(ENV_MIN_RATE, DEFAULT_MIN_RATE_KB, "kB/s") * 1000
 
 
 def _amount(n: float) -> str:

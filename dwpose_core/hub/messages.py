@@ -8,6 +8,10 @@ from . import locate
 from .registry import ModelSpec
 
 
+# Where a user without network or real weights can still try everything (README.md's section).
+NO_WEIGHTS_POINTER = 'No network, or no real weights yet? See README.md, "Trying it without the real weights".'
+
+
 def searched_folders() -> list[Path]:
     """Every folder looked in (for the exception's ``searched`` attribute)."""
     folders = [p.folder for p in locate.places()]
@@ -31,6 +35,7 @@ def placement_help(filename: str, url: Optional[str]) -> str:
         lines.append(f"Download it from: {url}{mirror}")
         lines.append(f"(or on a machine with internet access run `python -m dwpose_core models download {filename} "
                      "--dir FOLDER` and copy the file over)")
+    lines.append(NO_WEIGHTS_POINTER)
     return "\n".join(lines)
 
 

@@ -118,7 +118,7 @@ def decode_yolox(raw: np.ndarray, input_hw: tuple[int, int] = (640, 640)) -> tup
     """Raw [R,85] predictions -> person boxes xyxy [R,4] (float64, model pixels) and person scores [R]."""
     grids, strides = make_grids(tuple(input_hw))
     if raw.shape[0] != grids.shape[0]:
-        raise ValueError(
+        raise DetectorContractError(
             f"Detector output has {raw.shape[0]} rows; a {input_hw[1]}x{input_hw[0]} YOLOX gives {grids.shape[0]}."
         )
     raw = np.asarray(raw, dtype=np.float64)
@@ -390,7 +390,7 @@ class PersonDetector:
             hw = (check_det_size(det_size),) * 2
             supports = getattr(model, "supports_input_hw", None)
             if hw != self.input_hw and not (supports is not None and supports(hw)):
-                raise ValueError(f"{self.name} runs at {self.input_hw[1]}x{self.input_hw[0]} only on "
+                raise DetectorContractError(f"{self.name} runs at {self.input_hw[1]}x{self.input_hw[0]} only on "
                                  f"{model.info}; det_size {det_size} needs a model built for that size "
                                  "(load it with backends.load_detector(..., det_size=...)).")
             self.input_hw = hw

@@ -140,7 +140,7 @@ class WholeBodyPoseModel:
         elif len(names) == 2:  # some re-exports (hr16/UnJIT-DWPose) name them differently: x first
             self.x_name, self.y_name = names
         else:
-            raise ValueError(
+            raise ModelKindError(
                 f"{model.path.name} is not a SimCC pose model: outputs are {list(model.output_names)}, "
                 "expected simcc_x and simcc_y. Did you pass the detector as the pose model?"
             )

@@ -53,3 +53,16 @@ def test_closing_stops_the_reader(tmp_path):
     next(iter(source.chunks()))
     source.close()
     assert source._thread is None or not source._thread.is_alive()
+
+
+def test_a_video_opencv_cannot_open_is_a_video_read_error(tmp_path):
+    """Issue 24: an input's fault is an InputError (exit code 1 for that input), not a bare ValueError."""
+    from dwpose_core.errors import InputError
+    from dwpose_core.files.frame_source import FrameSource, VideoReadError
+
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"\0" * 64)
+    with pytest.raises(VideoReadError, match="clip.mp4") as info:
+        with FrameSource(bad, "video") as source:
+            list(source.chunks())
+    assert isinstance(info.value, InputError) and isinstance(info.value, ValueError)

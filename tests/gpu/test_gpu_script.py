@@ -15,7 +15,9 @@ def test_the_gpu_script_runs_its_workloads_on_the_cpu_and_writes_results(tmp_pat
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads((out / "gpu_results.json").read_text())
-    assert [r["workload"] for r in result["rows"]] == ["single", "crowd", "video", "video-det4"]
+    assert not result["failed"], result["failed"]
+    assert [(r["config"], r["workload"]) for r in result["rows"]] == [
+        (c, w) for c in ("quick", "quick hand pass") for w in ("single", "crowd", "video", "video-det4")]
     video = next(r for r in result["rows"] if r["workload"] == "video")
     assert video["e2e_fps"] > 0 and video["crops"] == video["frames"] == 2
     assert "| quick | torch-cpu | fp32 | video |" in (out / "gpu_results.md").read_text()
