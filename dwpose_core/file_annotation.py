@@ -88,8 +88,13 @@ def annotate_image(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
 def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
                    progress: Optional[Callable[[int], None]] = None, chunk: int = VIDEO_CHUNK,
                    source: Optional[FrameSource] = None) -> FileResult:
-    """Frames are decoded ``chunk`` at a time (ahead, when ``source`` reads ahead) and annotated and
-    written one at a time, so an interruption keeps every frame finished before it."""
+    """Frames are decoded ``chunk`` at a time (ahead, when ``source`` reads ahead) and written one at a
+    time, so an interruption keeps every frame finished before it.
+
+    They are annotated one at a time, except with tracking (and so smoothing) on: a tracked or smoothed
+    frame depends on the frames around it (track selection ranks whole tracks; the zero-lag smoother
+    reads the frames after it), so there a whole chunk is annotated at once, exactly as one batch of
+    the clip, and an interruption keeps the chunks finished before it."""
     names = output_paths(out, base, "video")
     _remove_stale_temporaries(names)
     source = source or FrameSource(path, "video", chunk)
@@ -100,19 +105,21 @@ def annotate_video(annotator: PoseAnnotator, path: Path, out: Path, base: Path,
         json_out = outputs.JsonFramesWriter(names["json"])
         pose_out = outputs.VideoFileWriter(names["pose"], fps) if annotator.options.draw else None
         face_out = outputs.VideoFileWriter(names["face"], fps) if annotator.options.face_crops else None
+        step = len if annotator.options.tracks else (lambda _frames: 1)
         for frames in source.chunks():
-            for frame in frames:
-                annotation = annotator([frame], state=state)
-                json_out.write(annotation.pose_keypoint)
-                for picture in annotation.pictures or ():
-                    pose_out.write(picture)
-                if face_out is not None and annotation.face_crops is not None:
-                    for crop in annotation.face_crops[0]:
-                        face_out.write(crop)
-                result.frames += 1
-                result.people += [len(p.people) for p in annotation.poses]
-                if progress is not None:
-                    progress(1)
+            for start in range(0, len(frames), max(1, step(frames))):
+                batch = frames[start:start + max(1, step(frames))]
+                annotation = annotator(batch, state=state)
+                for i in range(len(batch)):
+                    json_out.write(annotation.pose_keypoint[i:i + 1])
+                    if pose_out is not None and annotation.pictures:
+                        pose_out.write(annotation.pictures[i])
+                    if face_out is not None and annotation.face_crops is not None:
+                        face_out.write(annotation.face_crops[0][i])  # (crops, boxes): this frame's crop
+                    result.frames += 1
+                    result.people.append(len(annotation.poses[i].people))
+                    if progress is not None:
+                        progress(1)
         if result.frames == 0:
             raise VideoReadError(f"{path} has no readable frame")
         for writer in (pose_out, face_out):

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dwpose_core.annotate import AnnotateOptions, PoseAnnotator
+from dwpose_core.annotate import AnnotateOptions, ClipState, PoseAnnotator
 from dwpose_core.estimator_pool import ModelSetup
 from dwpose_core.file_annotation import annotate_video, partial_result
 from dwpose_core.files import outputs
@@ -80,7 +80,7 @@ DRIVER = r"""
 import signal, sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
 from pathlib import Path
-from dwpose_core.annotate import AnnotateOptions, PoseAnnotator
+from dwpose_core.annotate import AnnotateOptions, ClipState, PoseAnnotator
 from dwpose_core.estimator_pool import ModelSetup
 from dwpose_core.file_annotation import annotate_video, partial_result
 armed = False
@@ -107,7 +107,7 @@ RERUN = r"""
 import sys
 sys.path[:0] = [{root!r}, {tests!r}]
 from pathlib import Path
-from dwpose_core.annotate import AnnotateOptions, PoseAnnotator
+from dwpose_core.annotate import AnnotateOptions, ClipState, PoseAnnotator
 from dwpose_core.estimator_pool import ModelSetup
 from dwpose_core.file_annotation import annotate_video
 annotator = PoseAnnotator.from_setup(ModelSetup({det!r}, {pose!r}, backend="onnxruntime"), AnnotateOptions())
@@ -191,3 +191,38 @@ def test_temporary_names_carry_the_writers_pid(tmp_path):
     assert tmp.name.startswith(f".a.json.{os.getpid()}.")
     writer.discard()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_smoothed_clip_is_annotated_as_one_batch_not_frame_by_frame(tmp_path, models):
+    """The zero-lag smoother reads the frames after each frame: a tracked clip (up to a chunk) gives
+    exactly what annotating all its frames in one call gives, not a causal frame-by-frame result."""
+    from dwpose_core.files.frame_source import FrameSource
+
+    rng = np.random.default_rng(5)
+    clip = tmp_path / "moving.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 12, (320, 240))
+    for i in range(FRAMES):  # a bright marker (the oracle's keypoint 0) on a jittery path inside the box
+        frame = np.zeros((240, 320, 3), np.uint8)
+        x, y = 80 + 3 * i + rng.normal(0, 4), 120 + rng.normal(0, 4)
+        cv2.circle(frame, (int(x), int(y)), 4, (0, 0, 255), -1)  # BGR: red
+        writer.write(frame)
+    writer.release()
+    det, pose = models
+    options = AnnotateOptions(smoothing=1.0)
+    annotator = PoseAnnotator.from_setup(ModelSetup(str(det), str(pose), backend="onnxruntime"), options)
+    result = annotate_video(annotator, clip, tmp_path / "out", Path("moving"))
+    written = json.loads(Path(result.written[0]).read_text())
+    source = FrameSource(clip, "video", 64)
+    frames = [f for chunk in source.chunks() for f in chunk]
+    source.close()
+    fresh = PoseAnnotator.from_setup(ModelSetup(str(det), str(pose), backend="onnxruntime"), options)
+    whole = fresh(frames).pose_keypoint
+    assert len(written) == len(whole) == FRAMES
+    got = np.array([p["wholebody_keypoints_2d"][:3] for f in written for p in f["people"]])
+    want = np.array([p["wholebody_keypoints_2d"][:3] for f in whole for p in f["people"]])
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    causal = PoseAnnotator.from_setup(ModelSetup(str(det), str(pose), backend="onnxruntime"), options)
+    state = ClipState()
+    one_by_one = [causal([f], state=state).pose_keypoint[0] for f in frames]
+    causal_points = np.array([p["wholebody_keypoints_2d"][:3] for f in one_by_one for p in f["people"]])
+    assert np.abs(causal_points - want).max() > 0.5  # the test can tell the two apart
