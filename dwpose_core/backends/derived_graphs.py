@@ -181,6 +181,10 @@ def derived_graph(path: Path, size: Optional[int] = None) -> Path:
             return target
         if target.exists():
             log.warning("DWPose: %s does not match its record; writing it again.", target)
+        from ..torch_models.loading import recognise
+
+        if recognise(path) is None:  # not a network the pack can rewrite: say so, announce nothing
+            raise ValueError(f"{path.name}: not an RTMPose/YOLOX graph the pack can rewrite")
         what = f"a {size}x{size} graph" if size else "a graph with a dynamic batch"
         log.warning("DWPose: one-time preparation of %s (about %d s): writing %s for ONNX Runtime into %s",
                     path.name, preparation_seconds(path), what, target.parent)

@@ -8,6 +8,8 @@ from . import locate
 from .registry import ModelSpec
 
 
+HF_OFFICIAL = "https://huggingface.co"
+
 # Where a user without network or real weights can still try everything (README.md's section).
 NO_WEIGHTS_POINTER = 'No network, or no real weights yet? See README.md, "Trying it without the real weights".'
 
@@ -30,8 +32,12 @@ def placement_help(filename: str, url: Optional[str]) -> str:
     else:
         lines.append(f"Also looked in the Hugging Face cache ({locate.hf_cache_dir()}).")
     if url:
-        official = "https://huggingface.co/" + url.split("/", 3)[3] if url.count("/") >= 3 else url
-        mirror = f" (official: {official})" if official != url else ""
+        mirror = ""
+        from .download import endpoint  # a mirror (HF_ENDPOINT) in use: say where the official file is
+
+        base = endpoint().rstrip("/")
+        if base != HF_OFFICIAL and url.startswith(base + "/"):
+            mirror = f" (official: {HF_OFFICIAL}{url[len(base):]})"
         lines.append(f"Download it from: {url}{mirror}")
         lines.append(f"(or on a machine with internet access run `python -m dwpose_core models download {filename} "
                      "--dir FOLDER` and copy the file over)")
