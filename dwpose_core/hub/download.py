@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from . import http_client, provenance
+from . import http_client, locate, provenance
 from .digest import Sha256
 from .errors import CorruptModelError, DownloadError
 from .messages import describe, placement_help, problems_text, searched_folders
@@ -43,7 +43,6 @@ from .verify import forget_verdicts, verify_file
 
 log = logging.getLogger("dwpose.hub")
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 UNREACHABLE_MEMORY_S = 30.0
 CHUNK = 1 << 20
 MAX_RESUMES = 2
@@ -61,9 +60,7 @@ _locks_guard = threading.Lock()
 _unreachable: dict[str, tuple[float, str]] = {}  # endpoint -> (when, why)
 
 
-def endpoint() -> str:
-    """HF_ENDPOINT as it is now."""
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+endpoint = locate.endpoint  # HF_ENDPOINT as it is now
 
 
 def is_offline() -> bool:

@@ -283,3 +283,8 @@ def hf_cache_file(repo_id: str, filename: str) -> Optional[Path]:
     if isinstance(hit, str) and Path(hit).is_file():
         return Path(hit)
     return None
+
+
+def endpoint() -> str:
+    """Where Hugging Face files come from: HF_ENDPOINT as it is now (a mirror), else huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")

@@ -33,9 +33,7 @@ def placement_help(filename: str, url: Optional[str]) -> str:
         lines.append(f"Also looked in the Hugging Face cache ({locate.hf_cache_dir()}).")
     if url:
         mirror = ""
-        from .download import endpoint  # a mirror (HF_ENDPOINT) in use: say where the official file is
-
-        base = endpoint().rstrip("/")
+        base = locate.endpoint()  # a mirror (HF_ENDPOINT) in use: say where the official file is
         if base != HF_OFFICIAL and url.startswith(base + "/"):
             mirror = f" (official: {HF_OFFICIAL}{url[len(base):]})"
         lines.append(f"Download it from: {url}{mirror}")
