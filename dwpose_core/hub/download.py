@@ -57,7 +57,7 @@ _progress_factory: Optional[ProgressFactory] = None  # None: the default (tqdm o
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-_unreachable: dict[str, tuple[float, str]] = {}  # endpoint -> (when, why)
+_unreachable: dict[str, tuple[float, str]] = {}  # server (scheme://host:port) -> (when, why)
 
 
 endpoint = locate.endpoint  # HF_ENDPOINT as it is now
@@ -270,7 +270,8 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
     removed on any failure, interruption included."""
     url = file_url(spec)
     base = endpoint()
-    seen = _unreachable.get(base)
+    server = http_client.origin(url)  # remembered per server: the next source (another host) is still tried
+    seen = _unreachable.get(server)
     if seen is not None and time.monotonic() - seen[0] < UNREACHABLE_MEMORY_S:
         raise _fail(spec, seen[1], unreachable=True)
     auth = f"Bearer {token()}" if token() else None
@@ -283,12 +284,12 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
         why = (f"the hub was reached but {exc}; raise {http_client.ENV_TIMEOUT} (now "
                f"{http_client.timeout_setting():g} s, at most {http_client.MAX_TIMEOUT:g}) on a slow link, or on a "
                "machine without internet set HF_HUB_OFFLINE=1 to skip the attempt")
-        _unreachable[base] = (time.monotonic(), why)
+        _unreachable[server] = (time.monotonic(), why)
         raise _fail(spec, why, unreachable=True) from None
     except http_client.Unreachable as exc:
         why = (f"the hub cannot be reached ({exc}); check the network or proxy settings, use a mirror "
                "(HF_ENDPOINT), or on a machine without internet set HF_HUB_OFFLINE=1 to skip the attempt")
-        _unreachable[base] = (time.monotonic(), why)
+        _unreachable[server] = (time.monotonic(), why)
         raise _fail(spec, why, unreachable=True) from None
     except http_client.HttpFailure as exc:
         raise _fail(spec, str(exc)) from None

@@ -236,3 +236,13 @@ def test_registry_rows_for_every_detector_size():
     assert "non-commercial" in hub.get_spec("yolox_m_humanart").licence
     nas = hub.get_spec("yolo_nas_s_fp16.onnx")
     assert nas.supported and not nas.downloadable and "non-commercial" in nas.licence
+
+
+def test_an_unreachable_mirror_does_not_stop_the_fallback_on_another_server(fake_hub, monkeypatch):
+    """The mirror's host refuses connections; the fallback (another host: here the fake hub itself)
+    is still tried at once, not skipped because "the hub" was just found unreachable."""
+    zip_bytes = onnx_sdk_zip()
+    fallback = fake_hub.url + "/publisher/files/resolve/main/" + ARCHIVE_PATH
+    expect(monkeypatch, fake_hub, zip_bytes, sources=("http://127.0.0.1:9/" + ARCHIVE_PATH, fallback))
+    fake_hub.add("publisher/files", ARCHIVE_PATH, zip_bytes)
+    assert hub.resolve(NAME, kind="detector").read_bytes() == E2E
