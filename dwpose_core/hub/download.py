@@ -287,8 +287,10 @@ def _transfer(spec: ModelSpec, dest_dir: Path) -> tuple[Path, str, Optional[str]
         _unreachable[server] = (time.monotonic(), why)
         raise _fail(spec, why, unreachable=True) from None
     except http_client.Unreachable as exc:
-        why = (f"the hub cannot be reached ({exc}); check the network or proxy settings, use a mirror "
-               "(HF_ENDPOINT), or on a machine without internet set HF_HUB_OFFLINE=1 to skip the attempt")
+        mirror = " use a mirror (HF_ENDPOINT)," if url.startswith(base + "/") else ""  # only for Hugging Face files
+        who = "the hub" if mirror else "the server"
+        why = (f"{who} cannot be reached ({exc}); check the network or proxy settings,{mirror} or on a machine "
+               "without internet set HF_HUB_OFFLINE=1 to skip the attempt")
         _unreachable[server] = (time.monotonic(), why)
         raise _fail(spec, why, unreachable=True) from None
     except http_client.HttpFailure as exc:
