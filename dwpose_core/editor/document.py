@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import skeleton as sk
 from ..errors import DWPoseError
-from ..formats.json_text import FormatError, read_document
+from ..formats.json_text import FormatError, field_name, read_document
 
 __all__ = ["EditError", "empty_edits", "parse_edits", "dump_edits", "key_frames"]
 
@@ -41,14 +41,14 @@ def parse_edits(edits: Union[None, str, dict]) -> dict:
     for aid, added in (edits.get("added") or {}).items():
         base = added.get("base") if isinstance(added, dict) else None
         if not isinstance(base, list) or len(base) != sk.NUM_KEYPOINTS:
-            raise EditError(f"added.{aid}.base must be {sk.NUM_KEYPOINTS} [x, y] pairs")
-        doc["added"][str(aid)] = {"base": [_xy(xy, f"added.{aid}.base[{i}]") for i, xy in enumerate(base)]}
+            raise EditError(f"added.{field_name(aid)}.base must be {sk.NUM_KEYPOINTS} [x, y] pairs")
+        doc["added"][str(aid)] = {"base": [_xy(xy, f"added.{field_name(aid)}.base[{i}]") for i, xy in enumerate(base)]}
     for frame, people in (edits.get("keys") or {}).items():
         if not str(frame).isdigit() or not isinstance(people, dict):
-            raise EditError(f"keys.{frame}: expected a frame number mapping person ids to edits")
+            raise EditError(f"keys.{field_name(frame)}: expected a frame number mapping person ids to edits")
         out = {}
         for pid, edit in people.items():
-            where = f"keys.{frame}.{pid}"
+            where = f"keys.{field_name(frame)}.{field_name(pid)}"
             if not isinstance(edit, dict):
                 raise EditError(f"{where} must be an object")
             clean: dict[str, Any] = {}

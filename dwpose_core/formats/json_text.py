@@ -149,8 +149,8 @@ def read_document(value: Any, what: str, *, shape: Optional[dict] = None, max_de
             if isinstance(expected, dict):
                 sub = expected.get(key, expected.get("*", expected.get("#")))
                 if "#" in expected and key not in expected and not (key.isascii() and key.isdigit()):
-                    raise FormatError(f"{what}: {name}.{key} is not a whole number written in digits")
-            stack.append((child, f"{where}.{key}", depth + 1, sub))
+                    raise FormatError(f"{what}: {name}.{field_name(key)} is not a whole number written in digits")
+            stack.append((child, f"{where}.{field_name(key)}", depth + 1, sub))
     return value
 
 
@@ -195,3 +195,10 @@ def float_array(values: Sequence, where: str) -> np.ndarray:
         k = next(k for k, v in enumerate(values) if finite_number(v) is None)
         raise FormatError(f"{where}[{k}] is {values[k]!r}; expected a finite number that fits a float")
     return array
+
+
+def field_name(key) -> str:
+    """A key of untrusted JSON as it may appear in a one-line message: as it is when printable, else
+    quoted with its control characters escaped (a key holding a newline never splits the message)."""
+    text = str(key)
+    return text if text and text.isprintable() and text.strip() == text else json.dumps(text)

@@ -99,3 +99,14 @@ def test_any_document_reads_or_is_one_edit_error(doc):
             assert str(exc).strip() and "\n" not in str(exc).strip()
             continue
         assert parse_edits(json.dumps(out)) == out  # what it reads, it can read back
+
+
+def test_a_key_holding_a_newline_never_splits_the_message():
+    import pytest
+
+    from dwpose_core.editor.document import EditError, parse_edits
+
+    for doc in ('{"added": {"a\\nb": {"base": 1}}}', '{"keys": {"1\\n": {}}}', '{"keys": {"1": {"p\\rq": 5}}}'):
+        with pytest.raises(EditError) as err:
+            parse_edits(doc)
+        assert "\n" not in str(err.value) and "\r" not in str(err.value), str(err.value)
