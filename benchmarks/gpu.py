@@ -184,7 +184,11 @@ def measure(config: list, backend: str, precision: str, n_video: int, repeats: i
 # ------------------------------------------------------------------------------- parent
 
 def machine(device: str) -> str:
-    parts = []
+    """benchmarks/run.py's machine line (CPU, Python, torch, card, onnxruntime) plus the driver, CUDA and
+    cuDNN versions the GPU rows need."""
+    from benchmarks.run import machine as base
+
+    parts = [base()]
     try:
         smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=20)
@@ -195,19 +199,11 @@ def machine(device: str) -> str:
     try:
         import torch
 
-        parts.append(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN "
+        parts.append(f"CUDA {torch.version.cuda}, cuDNN "
                      f"{torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else '-'}")
-        if torch.cuda.is_available():
-            parts.append(torch.cuda.get_device_name(0))
     except ImportError:
         pass
-    try:
-        import onnxruntime
-
-        parts.append(f"onnxruntime {onnxruntime.__version__} ({', '.join(onnxruntime.get_available_providers())})")
-    except ImportError:
-        pass
-    parts.append(f"{os.cpu_count()} CPU cores, Python {sys.version.split()[0]}, device {device}")
+    parts.append(f"device {device}")
     return "; ".join(parts)
 
 

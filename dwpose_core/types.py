@@ -13,7 +13,7 @@ their toggles can only switch more parts off.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -22,16 +22,21 @@ from .skeleton import NUM_KEYPOINTS, PART_NAMES, PART_RANGES, SCORE_THRESHOLD, p
 __all__ = ["Person", "FramePose", "check_parts", "check_hand_sides", "enabled_parts"]
 
 
+def _check_names(values: Iterable[str], allowed: Sequence[str], what: str, where: str) -> tuple[str, ...]:
+    """``values`` in the order of ``allowed``; a ValueError names an unknown one (or a lone string)."""
+    if isinstance(values, str):
+        raise ValueError(f"{where} must be a list of {what}s, not the string {values!r}")
+    names = set()
+    for name in values:
+        if name not in allowed:
+            raise ValueError(f"{where}: unknown {what} {name!r}; the {what}s are {', '.join(allowed)}")
+        names.add(name)
+    return tuple(n for n in allowed if n in names)
+
+
 def check_parts(parts: Iterable[str], where: str = "parts") -> tuple[str, ...]:
     """Part names in the canonical order; a ValueError names an unknown one."""
-    if isinstance(parts, str):
-        raise ValueError(f"{where} must be a list of part names, not the string {parts!r}")
-    names = set()
-    for name in parts:
-        if name not in PART_NAMES:
-            raise ValueError(f"{where}: unknown part {name!r}; the parts are {', '.join(PART_NAMES)}")
-        names.add(name)
-    return tuple(p for p in PART_NAMES if p in names)
+    return _check_names(parts, PART_NAMES, "part", where)
 
 
 HAND_SIDES = ("left", "right")
@@ -39,14 +44,7 @@ HAND_SIDES = ("left", "right")
 
 def check_hand_sides(sides: Iterable[str], where: str = "refined_hands") -> tuple[str, ...]:
     """Hand side names ("left", "right") in that order; a ValueError names an unknown one."""
-    if isinstance(sides, str):
-        raise ValueError(f"{where} must be a list of hand sides, not the string {sides!r}")
-    names = set()
-    for name in sides:
-        if name not in HAND_SIDES:
-            raise ValueError(f"{where}: unknown hand side {name!r}; the sides are left, right")
-        names.add(name)
-    return tuple(s for s in HAND_SIDES if s in names)
+    return _check_names(sides, HAND_SIDES, "hand side", where)
 
 
 @dataclass

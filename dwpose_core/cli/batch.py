@@ -22,8 +22,7 @@ from .common import (
     UsageError,
     add_job_arguments,
     job_from_args,
-    report,
-    run_reporting,
+    parse_and_run,
 )
 
 __all__ = ["build_parser", "main"]
@@ -78,11 +77,7 @@ def _ray_flag(argv: list[str]) -> list[str]:
 
 def main(argv: Optional[list[str]] = None) -> int:
     argv = _ray_flag(list(sys.argv[1:] if argv is None else argv))
-    try:
-        args = build_parser().parse_args(argv)
-    except UsageError as exc:  # one line and "see --help"
-        return report(exc)
-    return run_reporting(_run, args)
+    return parse_and_run(build_parser(), argv, _run)
 
 
 def _run(args) -> int:

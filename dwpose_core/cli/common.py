@@ -252,6 +252,15 @@ def print_error(exc: BaseException, prefix: str = "error: ", guidance: bool = Tr
         print(f"  {line}", file=sys.stderr)
 
 
+def parse_and_run(parser, argv, run) -> int:
+    """Parse ``argv`` (a wrong argument: one line and "see --help", exit 2), then :func:`run_reporting`."""
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return report(exc)
+    return run_reporting(run, args)
+
+
 def run_reporting(run, args, interrupted: str = "interrupted before any input was done") -> int:
     """``run(args)`` with the command line's contract: logging by ``args.quiet``, every failure one
     ``error:`` line with its exit code (a traceback only with ``args.debug``), Ctrl-C exit 130."""

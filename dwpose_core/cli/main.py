@@ -26,8 +26,7 @@ from .common import (
     input_failed,
     job_from_args,
     one_line,
-    report,
-    run_reporting,
+    parse_and_run,
 )
 
 log = logging.getLogger("dwpose")
@@ -90,11 +89,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
-    try:
-        args = build_parser().parse_args(argv)
-    except UsageError as exc:  # one line and "see --help"
-        return report(exc)
-    return run_reporting(_run, args)
+    return parse_and_run(build_parser(), argv, _run)
 
 
 def _run(args) -> int:

@@ -39,22 +39,22 @@ def record_file(kind: str, path: Path) -> Path:
     return cache_dir() / kind / f"{key}.json"
 
 
-def read(kind: str, path: Path) -> Optional[dict]:
+def _read_record(target: Path, field: str, value: str) -> Optional[dict]:
+    """The JSON record at ``target`` when it is an object whose ``field`` is ``value`` (else None: a
+    missing, unreadable or colliding record is no record)."""
     try:
-        data = json.loads(record_file(kind, path).read_text(encoding="utf-8"))
+        data = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("path") != absolute(path):
-        return None
-    return data
+    return data if isinstance(data, dict) and data.get(field) == value else None
 
 
-def write(kind: str, path: Path, data: dict) -> None:
-    target = record_file(kind, path)
+def _write_record(target: Path, data: dict) -> None:
+    """Write atomically; a record that cannot be written is only a lost shortcut (debug log)."""
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({**data, "path": absolute(path)}), encoding="utf-8")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
         log.debug("DWPose: could not write %s (%s)", target, exc)
@@ -62,6 +62,14 @@ def write(kind: str, path: Path, data: dict) -> None:
             tmp.unlink()
         except OSError:
             pass
+
+
+def read(kind: str, path: Path) -> Optional[dict]:
+    return _read_record(record_file(kind, path), "path", absolute(path))
+
+
+def write(kind: str, path: Path, data: dict) -> None:
+    _write_record(record_file(kind, path), {**data, "path": absolute(path)})
 
 
 def delete(kind: str, path: Path) -> None:
@@ -80,23 +88,8 @@ def key_file(kind: str, key: str) -> Path:
 
 def read_key(kind: str, key: str) -> Optional[dict]:
     """The record saved under ``key`` (e.g. a download URL's first-seen hash), or None."""
-    try:
-        data = json.loads(key_file(kind, key).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("key") == key else None
+    return _read_record(key_file(kind, key), "key", key)
 
 
 def write_key(kind: str, key: str, data: dict) -> None:
-    target = key_file(kind, key)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({**data, "key": key}), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        log.debug("DWPose: could not write %s (%s)", target, exc)
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    _write_record(key_file(kind, key), {**data, "key": key})
